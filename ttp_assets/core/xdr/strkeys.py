@@ -71,7 +71,7 @@ def claimable_balance_id(bid: xdr.ClaimableBalanceID) -> str:
 
 
 def pool_id(pid: xdr.PoolID) -> str:
-    return l_address(pid.hash.hash)
+    return l_address(pid.pool_id.hash)
 
 
 def sc_address(addr: xdr.SCAddress) -> str:

@@ -1,0 +1,201 @@
+"""The Arrow schema of every table the platform writes: the one place each is defined.
+
+Writers build batches against these schemas (never inferring types), readers and the Flight
+gateway serve them, and the schema snapshot test fails on any accidental change. Column
+descriptions live in field metadata so that Parquet, Delta and Flight clients all see them.
+
+Conventions:
+- ``ledger_sequence`` is uint32 (as in XDR); every table carries it, which is what splits a
+  multi-partition output into its partitions.
+- times are ``timestamp[s, UTC]`` (ledger close times have second resolution);
+- hashes are lowercase hex strings; accounts are strkeys (G/M/C/L/B);
+- classic amounts are int64 stroops; token amounts that can exceed int64 are exact decimal
+  strings plus a ``decimal128(38, 0)`` copy, with a float in whole units only for convenience;
+- ids follow TOID (``ledger << 32 | tx << 12 | op``, tx and op 1-based), as stellar-etl.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("s", tz="UTC")
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": doc})
+
+
+def _schema(name: str, doc: str, fields: list[pa.Field]) -> pa.Schema:
+    return pa.schema(fields, metadata={"ttp.table": name, "description": doc})
+
+
+RAW_LEDGERS = _schema(
+    "raw_ledgers",
+    "One row per ledger: the LedgerCloseMeta XDR exactly as the source served it.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time (SCP value close time)", False),
+        _f("ledger_hash", pa.string(), "Hex sha256 of the ledger header XDR", False),
+        _f("previous_ledger_hash", pa.string(), "Hex hash of the previous ledger", False),
+        _f("protocol_version", pa.uint32(), "Header ledgerVersion", False),
+        _f("lcm_version", pa.uint8(), "LedgerCloseMeta union arm (0, 1 or 2)", False),
+        _f("lcm_xdr", pa.binary(), "The LedgerCloseMeta XDR bytes", False),
+    ],
+)
+
+LEDGERS = _schema(
+    "ledgers",
+    "One row per ledger: header fields and per-ledger totals.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("ledger_hash", pa.string(), "Hex hash of the ledger header", False),
+        _f("previous_ledger_hash", pa.string(), "Hex hash of the previous ledger", False),
+        _f("protocol_version", pa.uint32(), "Header ledgerVersion", False),
+        _f("lcm_version", pa.uint8(), "LedgerCloseMeta version", False),
+        _f("tx_set_hash", pa.string(), "Hex hash of the transaction set", False),
+        _f("tx_set_result_hash", pa.string(), "Hex hash of the transaction results", False),
+        _f("bucket_list_hash", pa.string(), "Hex hash of the bucket list", False),
+        _f("total_coins", pa.int64(), "Total lumens in existence, stroops", False),
+        _f("fee_pool", pa.int64(), "Fee pool after this ledger, stroops", False),
+        _f("inflation_seq", pa.uint32(), "Inflation sequence", False),
+        _f("id_pool", pa.uint64(), "Last used global id", False),
+        _f("base_fee", pa.uint32(), "Base fee per operation, stroops", False),
+        _f("base_reserve", pa.uint32(), "Base reserve, stroops", False),
+        _f("max_tx_set_size", pa.uint32(), "Maximum tx set size", False),
+        _f("upgrade_count", pa.uint16(), "Protocol upgrades applied in this ledger", False),
+        _f("transaction_count", pa.uint32(), "Transactions applied", False),
+        _f("successful_transaction_count", pa.uint32(), "Transactions that succeeded", False),
+        _f("failed_transaction_count", pa.uint32(), "Transactions that failed", False),
+        _f("operation_count", pa.uint32(), "Operations in all applied transactions", False),
+        _f(
+            "successful_operation_count",
+            pa.uint32(),
+            "Operations in successful transactions",
+            False,
+        ),
+        _f("soroban_transaction_count", pa.uint32(), "Transactions carrying Soroban data", False),
+        _f("fee_charged", pa.int64(), "Sum of feeCharged over the transactions, stroops", False),
+        _f("soroban_fee_write_1kb", pa.int64(), "LCM v1+ ext: fee per 1KB written, if given"),
+    ],
+)
+
+TRANSACTIONS = _schema(
+    "transactions",
+    "One row per applied transaction, in apply order.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("transaction_index", pa.uint32(), "1-based position in apply order", False),
+        _f("transaction_id", pa.int64(), "TOID(ledger, transaction_index, 0)", False),
+        _f("transaction_hash", pa.string(), "Hex hash (the outer hash for fee bumps)", False),
+        _f("envelope_type", pa.string(), "tx_v0, tx or tx_fee_bump", False),
+        _f("account", pa.string(), "Source account (G) of the (inner) transaction", False),
+        _f("account_muxed", pa.string(), "Source account as M address, if muxed"),
+        _f("account_muxed_id", pa.uint64(), "Muxed id of the source account, if muxed"),
+        _f("account_sequence", pa.int64(), "Sequence number of the (inner) transaction", False),
+        _f("fee_account", pa.string(), "Account that paid the fee (G)", False),
+        _f("fee_account_muxed", pa.string(), "Fee account as M address, if muxed"),
+        _f("inner_transaction_hash", pa.string(), "Hex hash of the inner tx of a fee bump"),
+        _f("max_fee", pa.int64(), "Maximum fee bid (the outer bid for fee bumps)", False),
+        _f("inner_max_fee", pa.int64(), "Inner transaction's fee bid for fee bumps"),
+        _f("fee_charged", pa.int64(), "feeCharged from the result, stroops", False),
+        _f("successful", pa.bool_(), "txSUCCESS or txFEE_BUMP_INNER_SUCCESS", False),
+        _f("result_code", pa.string(), "Transaction result code, e.g. txSUCCESS", False),
+        _f("inner_result_code", pa.string(), "Inner result code of a fee bump"),
+        _f("operation_count", pa.uint32(), "Operations in the transaction", False),
+        _f("memo_type", pa.string(), "none, text, id, hash or return", False),
+        _f("memo", pa.string(), "Memo: text, decimal id, or hex hash"),
+        _f("min_time", TIMESTAMP, "Lower time bound, if any"),
+        _f("max_time", TIMESTAMP, "Upper time bound, if any (0 means none)"),
+        _f("min_ledger", pa.uint32(), "Lower ledger bound, if any"),
+        _f("max_ledger", pa.uint32(), "Upper ledger bound, if any"),
+        _f("signature_count", pa.uint16(), "Signatures on the (outer) envelope", False),
+        _f("is_soroban", pa.bool_(), "Carries SorobanTransactionData", False),
+        _f("soroban_resource_fee", pa.int64(), "Declared Soroban resource fee"),
+        _f("tx_meta_version", pa.uint8(), "TransactionMeta version", False),
+    ],
+)
+
+OPERATIONS = _schema(
+    "operations",
+    "One row per operation of every applied transaction.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("transaction_index", pa.uint32(), "1-based transaction position", False),
+        _f("transaction_hash", pa.string(), "Hex hash of the transaction", False),
+        _f("transaction_successful", pa.bool_(), "Whether the transaction succeeded", False),
+        _f("operation_index", pa.uint32(), "1-based position in the transaction", False),
+        _f("operation_id", pa.int64(), "TOID(ledger, transaction_index, operation_index)", False),
+        _f("type", pa.string(), "Operation type, e.g. payment", False),
+        _f("type_code", pa.uint8(), "Operation type number", False),
+        _f("source_account", pa.string(), "Operation source (G), else the tx source", False),
+        _f("source_account_muxed", pa.string(), "Operation source as M address, if muxed"),
+        _f("result_code", pa.string(), "Result, e.g. PAYMENT_SUCCESS or opNO_ACCOUNT"),
+        _f("successful", pa.bool_(), "The operation's result is a success", False),
+        _f("destination", pa.string(), "Destination account / contract / balance, if any"),
+        _f("destination_muxed", pa.string(), "Destination as M address, if muxed"),
+        _f("asset", pa.string(), "Main asset (destination asset for path payments)"),
+        _f("amount", pa.int64(), "Main amount in stroops (the op's declared amount)"),
+        _f("source_asset", pa.string(), "Asset sent, for path payments and offers (selling)"),
+        _f("source_amount", pa.int64(), "Amount sent / max sent / min received, per type"),
+        _f("details", pa.string(), "The operation body as SEP-51 XDR-JSON", False),
+        _f("result_details", pa.string(), "The operation result as SEP-51 XDR-JSON"),
+    ],
+)
+
+TTP_EVENTS = _schema(
+    "ttp_events",
+    "Token transfer events (transfer, mint, burn, clawback, fee) in the reference TTP's order.",
+    [
+        _f("event_id", pa.string(), "Unique id: ledger-tx-op-position, zero padded", False),
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("transaction_hash", pa.string(), "Hex tx hash (outer hash for fee bumps)", False),
+        _f("transaction_index", pa.uint32(), "1-based transaction index (apply order)", False),
+        _f("operation_index", pa.uint32(), "1-based operation index; null for fee events"),
+        _f("transaction_id", pa.int64(), "TOID(ledger, transaction_index, 0)", False),
+        _f("operation_id", pa.int64(), "TOID(ledger, tx, operation_index); null for fees"),
+        _f("event_index", pa.uint32(), "0-based position of the event in the ledger", False),
+        _f("event_type", pa.string(), "transfer, mint, burn, clawback or fee", False),
+        _f("from", pa.string(), "Sender / burner / clawed-back holder / fee payer"),
+        _f("to", pa.string(), "Receiver (transfer and mint)"),
+        _f("asset", pa.string(), "native or CODE:ISSUER; null for custom contract tokens"),
+        _f("asset_type", pa.string(), "native, credit_alphanum4, credit_alphanum12; null custom"),
+        _f("asset_code", pa.string(), "Asset code, for credit assets"),
+        _f("asset_issuer", pa.string(), "Asset issuer (G), for credit assets"),
+        _f(
+            "contract_id", pa.string(), "C address: the asset's SAC or the emitting contract", False
+        ),
+        _f("to_muxed_kind", pa.string(), "id, text or hash when muxed info is set"),
+        _f("to_muxed_id", pa.uint64(), "Destination muxed id (kind id)"),
+        _f("to_muxed_text", pa.string(), "Destination memo text (kind text)"),
+        _f("to_muxed_hash", pa.string(), "Destination memo hash, hex (kind hash)"),
+        _f("amount_raw", pa.string(), "Exact amount in raw units (i128 decimal string)", False),
+        _f(
+            "amount",
+            pa.decimal128(38, 0),
+            "Amount as decimal(38,0); null beyond 38 digits (i128 reaches 39), see amount_raw",
+        ),
+        _f("amount_units", pa.float64(), "Convenience: amount / 10^7 (not the source of truth)"),
+        _f(
+            "derivation",
+            pa.string(),
+            "derived or unified: how the ledger's events were made",
+            False,
+        ),
+    ],
+)
+
+TABLES: dict[str, pa.Schema] = {
+    s.metadata[b"ttp.table"].decode(): s
+    for s in (RAW_LEDGERS, LEDGERS, TRANSACTIONS, OPERATIONS, TTP_EVENTS)
+}
+
+
+def schema_for(table: str) -> pa.Schema:
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise KeyError(f"unknown table {table!r}; known: {sorted(TABLES)}") from None
