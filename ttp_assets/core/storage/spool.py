@@ -9,6 +9,7 @@ and if compute fails nothing has reached the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -76,6 +77,8 @@ class SpooledPartition:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the run's spool folder, once it is empty
+            self.path.parent.rmdir()
 
 
 class PartitionedOutput(dict[str, SpooledPartition]):

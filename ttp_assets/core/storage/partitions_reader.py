@@ -1,0 +1,83 @@
+"""Reading committed partitions, whatever the storage format: what downstream code receives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+
+class PartitionStore(Protocol):
+    """A table's committed partitions (Parquet files or a Delta table)."""
+
+    table: str
+    schema: pa.Schema
+
+    def exists(self, key: str) -> bool: ...
+
+    def keys(self) -> list[str]: ...
+
+    def file_metadata(self, key: str) -> dict[str, str]: ...
+
+    def batches(
+        self,
+        key: str,
+        columns: list[str] | None = None,
+        batch_size: int = 65536,
+        filter: ds.Expression | None = None,
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def display(self, key: str) -> str: ...
+
+
+class PartitionNotMaterializedError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredPartition:
+    store: PartitionStore
+    key: str
+
+    def batches(
+        self,
+        columns: list[str] | None = None,
+        batch_size: int = 65536,
+        filter: ds.Expression | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        return self.store.batches(self.key, columns, batch_size, filter)
+
+    def read(
+        self, columns: list[str] | None = None, filter: ds.Expression | None = None
+    ) -> pa.Table:
+        schema = self.store.schema
+        if columns is not None:
+            schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        return pa.Table.from_batches(list(self.batches(columns, filter=filter)), schema=schema)
+
+    def metadata(self) -> dict[str, str]:
+        return self.store.file_metadata(self.key)
+
+
+class PartitionedInput(dict[str, StoredPartition]):
+    """An upstream asset's committed partitions for this run, by key, in key order.
+
+    ``neighbour`` opens other committed partitions of the same table (for cross-partition
+    checks such as the hash chain), or returns None when that one is not materialized.
+    """
+
+    def __init__(self, store: PartitionStore, keys: list[str]):
+        missing = [k for k in keys if not store.exists(k)]
+        if missing:
+            raise PartitionNotMaterializedError(
+                f"{store.table}: partition(s) {', '.join(missing)} are not materialized "
+                f"(looked in {store.display(missing[0])}); materialize them first"
+            )
+        super().__init__((k, StoredPartition(store, k)) for k in sorted(keys))
+        self.store = store
+
+    def neighbour(self, key: str) -> StoredPartition | None:
+        return StoredPartition(self.store, key) if self.store.exists(key) else None

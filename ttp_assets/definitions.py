@@ -1,0 +1,33 @@
+"""The one ``Definitions`` object of the project (``dagster dev`` loads this module)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .defs.ledgers.assets import decoded_ledgers, raw_ledgers
+from .defs.ledgers.checks import LEDGER_CHECKS
+from .defs.partitions import ledger_ranges
+from .defs.resources import build_resources
+from .settings import Settings
+
+ALL_ASSETS_JOB = "ttp_all_assets"
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    assets = [raw_ledgers, decoded_ledgers]
+    all_assets = dg.define_asset_job(
+        ALL_ASSETS_JOB,
+        selection=dg.AssetSelection.assets(*assets),
+        partitions_def=ledger_ranges,
+        description="Every asset of the ledger-range partitions, with their checks.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=LEDGER_CHECKS,
+        jobs=[all_assets],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,96 @@
+"""Blocking checks on the stored ledger partitions; they run with every materialization.
+
+A failed check stops the assets downstream of it in the same run (blocking) and names the
+partition and ledger at fault. They read the committed files, so they also catch data changed
+after it was written.
+"""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from ...core.checks.ledger_checks import (
+    CheckOutcome,
+    check_contiguity,
+    check_fee_pool,
+    check_hash_chain,
+    check_header_hashes,
+    inflation_ledgers,
+    neighbour_keys,
+)
+from ...core.storage.partitions_reader import PartitionedInput
+from ..partitions import ledger_ranges
+from .assets import raw_ledgers
+
+
+def _result(outcome: CheckOutcome, what: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{what}: {outcome.checked} checked, all hold"
+            if outcome.passed
+            else f"{what}: {len(outcome.problems)} problem(s); first: {outcome.problems[0]}"
+        ),
+        metadata=outcome.summary(),
+    )
+
+
+def _each(inp: PartitionedInput, fn: Callable[..., None]) -> CheckOutcome:
+    out = CheckOutcome()
+    for part in inp.values():
+        fn(part, out)
+    return out
+
+
+@dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
+def raw_ledgers_contiguous(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+    """Every ledger of each partition's range is present exactly once."""
+    return _result(_each(raw_ledgers, check_contiguity), "contiguity")
+
+
+@dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
+def raw_ledgers_hash_chain(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+    """Each ledger names its predecessor's hash, inside the partition and across the
+    boundaries with the neighbouring partitions that are materialized."""
+
+    def one(part, out: CheckOutcome) -> None:  # type: ignore[no-untyped-def]
+        before_key, after_key = neighbour_keys(part.key)
+        before = raw_ledgers.neighbour(before_key) if before_key else None
+        after = raw_ledgers.neighbour(after_key)
+        check_hash_chain(part, before, after, out)
+
+    return _result(_each(raw_ledgers, one), "hash chain")
+
+
+@dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
+def raw_ledgers_header_hashes(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+    """sha256 of every stored ledger header equals its recorded hash."""
+    return _result(_each(raw_ledgers, check_header_hashes), "header hashes")
+
+
+@dg.asset_check(
+    asset="ledgers",
+    blocking=True,
+    partitions_def=ledger_ranges,
+    additional_ins={"operations": dg.AssetIn("operations")},
+)
+def ledgers_fee_pool(
+    ledgers: PartitionedInput, operations: PartitionedInput
+) -> dg.AssetCheckResult:
+    """feePool(N) - feePool(N-1) equals the fees charged in ledger N (inflation ledgers, which
+    pay out of the fee pool before protocol 12, are exempt and listed)."""
+    out = CheckOutcome()
+    for key, part in ledgers.items():
+        before_key, _ = neighbour_keys(key)
+        before = ledgers.neighbour(before_key) if before_key else None
+        check_fee_pool(part, before, inflation_ledgers(operations[key]), out)
+    return _result(out, "fee pool")
+
+
+LEDGER_CHECKS = [
+    raw_ledgers_contiguous,
+    raw_ledgers_hash_chain,
+    raw_ledgers_header_hashes,
+    ledgers_fee_pool,
+]

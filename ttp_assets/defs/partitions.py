@@ -1,0 +1,54 @@
+"""The ledger-range partitions every asset shares, and the run tags that shape a run.
+
+Partitions are dynamic: a key exists once someone registers it (the live sensor, the main job,
+the ``register-ranges`` command or the UI). Dagster orders dynamic keys by registration, so
+ranges are always registered in ascending order, and assets process exactly the keys of their
+run, never a range inferred from the order.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ..core.ledger_ranges import LedgerRange, keys_covering, parse_key
+
+ledger_ranges = dg.DynamicPartitionsDefinition(name="ledger_ranges")
+
+# Materialize only up to this ledger (the open range at the network's tip, or a short demo);
+# partitions that end after it are written incomplete and say so in their metadata.
+THROUGH_LEDGER_TAG = "ttp/through_ledger"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# A ranged backfill processes this many partitions per run: long backfills are not one run per
+# partition, and a failed run redoes at most this much work.
+MAX_PARTITIONS_PER_RUN = 10
+backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+
+
+def run_ranges(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> list[tuple[str, LedgerRange, int]]:
+    """(key, range, last ledger to materialize) for each partition of the run, in order."""
+    through_tag = context.run.tags.get(THROUGH_LEDGER_TAG)
+    through = int(through_tag) if through_tag else None
+    out = []
+    for key in sorted(context.partition_keys):
+        rng = parse_key(key)
+        last = rng.end if through is None else min(rng.end, through)
+        if last < rng.first_ledger:
+            raise ValueError(
+                f"partition {key} starts after {THROUGH_LEDGER_TAG}={through}: nothing to do"
+            )
+        out.append((key, rng, last))
+    return out
+
+
+def register_ranges(instance: dg.DagsterInstance, first: int, last: int, width: int) -> list[str]:
+    """Register (idempotently, in ascending order) the partitions covering ``first..last``."""
+    keys = keys_covering(first, last, width)
+    existing = set(instance.get_dynamic_partitions(ledger_ranges.name))
+    new = [k for k in keys if k not in existing]
+    if new:
+        instance.add_dynamic_partitions(ledger_ranges.name, new)
+    return keys

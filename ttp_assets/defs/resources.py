@@ -1,0 +1,49 @@
+"""Resources: the deployment's network, ledger source and storage, chosen in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from ..core.network import Network, resolve_network
+from ..core.sources.base import LedgerSource
+from ..core.sources.datalake import DataLakeSource
+from ..core.storage.location import PUBNET_PUBLIC_LAKE
+from ..settings import Settings
+from .io_managers import ParquetIOManager
+
+
+class StellarNetwork(dg.ConfigurableResource):
+    """The network this deployment follows; every hash and contract id depends on it."""
+
+    network: str = Field(default="pubnet", description="Network name or full passphrase")
+
+    def get(self) -> Network:
+        return resolve_network(self.network)
+
+
+class LedgerSourceResource(dg.ConfigurableResource):
+    """Where ``raw_ledgers`` comes from: the data lake, Stellar RPC, or the lake then RPC."""
+
+    kind: str = Field(default="lake", description="lake, rpc or lake+rpc")
+    lake_uri: str = Field(default=PUBNET_PUBLIC_LAKE, description="SEP-54 data lake location")
+    rpc_url: str = Field(default="", description="Stellar RPC endpoint")
+    lake_workers: int = Field(default=16, description="Concurrent lake object fetches")
+
+    def open(self, network: Network) -> LedgerSource:
+        if self.kind == "lake":
+            return DataLakeSource(self.lake_uri, network, max_workers=self.lake_workers)
+        raise NotImplementedError(f"ledger source kind {self.kind!r} is not available yet")
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    return {
+        "network": StellarNetwork(network=settings.network),
+        "ledger_source": LedgerSourceResource(
+            kind=settings.source,
+            lake_uri=settings.lake_uri,
+            rpc_url=settings.rpc_url,
+            lake_workers=settings.lake_workers,
+        ),
+        "parquet_io_manager": ParquetIOManager(storage_uri=settings.storage_uri),
+    }

@@ -1,0 +1,65 @@
+"""Deployment settings: every knob a deployment turns, read from the environment in one place.
+
+| variable | default | meaning |
+|---|---|---|
+| TTP_NETWORK | pubnet | network name (pubnet, testnet, futurenet, ...) or full passphrase |
+| TTP_SOURCE | lake | where ledgers come from: lake, rpc, or lake+rpc (lake, then RPC) |
+| TTP_LAKE_URI | the public pubnet lake | SEP-54 data lake: a folder or s3://bucket/prefix |
+| TTP_RPC_URL | (none) | Stellar RPC endpoint, for TTP_SOURCE=rpc or lake+rpc |
+| TTP_STORAGE_URI | ./.ttp_data | where the assets are stored: a folder or s3://bucket/prefix |
+| TTP_PARTITION_WIDTH | 1000 | ledgers per partition (see core.ledger_ranges) |
+| TTP_EVENTS_MODE | auto | token-event derivation: auto, derived or unified |
+| TTP_LAKE_WORKERS | 16 | concurrent object fetches from the lake |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .core.ledger_ranges import DEFAULT_WIDTH
+from .core.storage.location import PUBNET_PUBLIC_LAKE
+
+SOURCE_KINDS = ("lake", "rpc", "lake+rpc")
+EVENT_MODES = ("auto", "derived", "unified")
+
+
+@dataclass(frozen=True)
+class Settings:
+    network: str = "pubnet"
+    source: str = "lake"
+    lake_uri: str = PUBNET_PUBLIC_LAKE
+    rpc_url: str = ""
+    storage_uri: str = ".ttp_data"
+    partition_width: int = DEFAULT_WIDTH
+    events_mode: str = "auto"
+    lake_workers: int = 16
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCE_KINDS:
+            raise ValueError(f"TTP_SOURCE must be one of {SOURCE_KINDS}, not {self.source!r}")
+        if self.events_mode not in EVENT_MODES:
+            raise ValueError(f"TTP_EVENTS_MODE must be one of {EVENT_MODES}")
+        if self.partition_width < 1:
+            raise ValueError("TTP_PARTITION_WIDTH must be a positive number of ledgers")
+        if "rpc" in self.source and not self.rpc_url:
+            raise ValueError(f"TTP_SOURCE={self.source} needs TTP_RPC_URL")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        d = cls()
+        storage = e.get("TTP_STORAGE_URI") or d.storage_uri
+        if "://" not in storage:
+            storage = str(Path(storage).expanduser().resolve())
+        return cls(
+            network=e.get("TTP_NETWORK") or d.network,
+            source=e.get("TTP_SOURCE") or d.source,
+            lake_uri=e.get("TTP_LAKE_URI") or d.lake_uri,
+            rpc_url=e.get("TTP_RPC_URL") or d.rpc_url,
+            storage_uri=storage,
+            partition_width=int(e.get("TTP_PARTITION_WIDTH") or d.partition_width),
+            events_mode=e.get("TTP_EVENTS_MODE") or d.events_mode,
+            lake_workers=int(e.get("TTP_LAKE_WORKERS") or d.lake_workers),
+        )
