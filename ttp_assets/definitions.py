@@ -6,7 +6,6 @@ import dagster as dg
 
 from .defs.ledgers.assets import decoded_ledgers, raw_ledgers
 from .defs.ledgers.checks import LEDGER_CHECKS
-from .defs.partitions import ledger_ranges
 from .defs.resources import build_resources
 from .settings import Settings
 
@@ -19,7 +18,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     all_assets = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.assets(*assets),
-        partitions_def=ledger_ranges,
         description="Every asset of the ledger-range partitions, with their checks.",
     )
     return dg.Definitions(

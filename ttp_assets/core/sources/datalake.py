@@ -171,12 +171,17 @@ class DataLakeSource:
                 self._extension = ext
             return data, self.location.display(key)
         assert last_missing is not None
+        cfg = self.config
+        layout = (
+            f" (object names follow .config.json: ledgersPerBatch={cfg.ledgers_per_batch}, "
+            f"batchesPerPartition={cfg.batches_per_partition})"
+        )
         if len(candidates) > 1:
             names = " or ".join(self.location.display(stem + e) for e in EXTENSIONS)
             raise MissingLedgerError(
-                f"ledger {seq} is missing from the data lake: neither {names} exists"
+                f"ledger {seq} is missing from the data lake: neither {names} exists{layout}"
             ) from last_missing
-        raise last_missing
+        raise MissingLedgerError(str(last_missing) + layout) from last_missing
 
     def _fetch_batch(self, batch_start: int) -> tuple[str, list[tuple[int, bytes]]]:
         data, where = self._object_bytes(batch_start)
