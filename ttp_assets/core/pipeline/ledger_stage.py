@@ -19,6 +19,7 @@ from ..storage.spool import SpoolWriter
 from ..tables.decoded import decoded_rows
 from ..tables.rows import BatchBuilder
 from ..xdr.framing import LedgerDataError, read_lcm_header, verify_header_hash
+from ..xdr.lcm_decoder import decode_lcm
 from ..xdr.ledger import decode_ledger, verify_network
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def verified_raw_rows(
                 f"{where}: holds ledger {info.sequence} where {led.sequence} was expected"
             )
         verify_header_hash(info, where)
+        # The body must decode and hash to the header's commitments: a ledger is only stored
+        # once every byte the network signed for is proven (meta is proven downstream).
+        decode_lcm(led.lcm, where).verify_commitments(where)
         if prev is not None and info.previous_hash != prev:
             raise LedgerDataError(
                 f"{where}: ledger {info.sequence} says the previous ledger hash is "

@@ -15,6 +15,7 @@ from stellar_sdk import xdr
 
 from ..network import Network
 from .framing import LedgerDataError
+from .lcm_decoder import LcmParts, decode_lcm
 
 TX_SUCCESS_CODES = frozenset(
     {
@@ -68,24 +69,27 @@ def tx_set_envelopes(lcm: xdr.LedgerCloseMeta) -> list[xdr.TransactionEnvelope]:
 class EnvelopeIndex:
     """Envelopes of one ledger by hash, built on first use.
 
-    Pairing costs a re-encode and hash of every envelope, and only readers of envelope fields
-    (sources, memos, operations) need it; unified-mode token events do not.
+    Hashes come from the stored signature-payload bytes (see ``lcm_decoder``); only readers of
+    envelope fields (sources, memos, operations) need them, unified-mode token events do not.
     """
 
-    def __init__(self, lcm: xdr.LedgerCloseMeta, network: Network, where: str, applied: int):
-        self._lcm, self._network, self._where, self._applied = lcm, network, where, applied
+    def __init__(self, parts: LcmParts, network: Network, where: str, applied: int):
+        self._parts, self._network, self._where, self._applied = parts, network, where, applied
         self._by_hash: dict[bytes, xdr.TransactionEnvelope] | None = None
 
     def get(self, tx_hash: bytes) -> xdr.TransactionEnvelope:
         if self._by_hash is None:
-            envelopes = tx_set_envelopes(self._lcm)
+            envelopes = self._parts.envelopes
             if len(envelopes) != self._applied:
                 raise LedgerDataError(
                     f"{self._where}: tx set holds {len(envelopes)} envelopes but "
                     f"{self._applied} were applied"
                 )
             nid = self._network.network_id
-            self._by_hash = {transaction_hash(env, nid): env for env in envelopes}
+            self._by_hash = {
+                hashlib.sha256(nid + payload).digest(): env
+                for env, payload in zip(envelopes, self._parts.payloads, strict=True)
+            }
         env = self._by_hash.get(tx_hash)
         if env is None:
             raise LedgerDataError(
@@ -250,27 +254,27 @@ class DecodedLedger:
         return self.header.scp_value.close_time.time_point.uint64
 
 
-def decode_lcm_xdr(lcm_bytes: bytes, where: str) -> xdr.LedgerCloseMeta:
-    """The one place LCM bytes become XDR objects (a faster decoder plugs in here)."""
-    try:
-        return xdr.LedgerCloseMeta.from_xdr_bytes(lcm_bytes)
-    except Exception as exc:
-        raise LedgerDataError(f"{where}: LedgerCloseMeta XDR does not decode: {exc}") from exc
-
-
 def decode_ledger(
-    lcm_bytes: bytes | xdr.LedgerCloseMeta, network: Network, where: str = ""
+    lcm: bytes | LcmParts | xdr.LedgerCloseMeta,
+    network: Network,
+    where: str = "",
+    verify: bool = True,
 ) -> DecodedLedger:
-    """Decode an LCM and pair every applied transaction with its envelope."""
-    lcm = (
-        lcm_bytes
-        if isinstance(lcm_bytes, xdr.LedgerCloseMeta)
-        else decode_lcm_xdr(lcm_bytes, where)
-    )
-    ledger = DecodedLedger(lcm=lcm, network=network)
+    """Decode an LCM; its transactions pair with their envelopes on first use.
+
+    With ``verify`` the tx set and results of stored bytes must hash to what the header commits
+    to. An ``xdr.LedgerCloseMeta`` object (built in code, e.g. a test fixture) has no stored
+    bytes to prove, so it is never verified.
+    """
+    if isinstance(lcm, xdr.LedgerCloseMeta):
+        lcm, verify = lcm.to_xdr_bytes(), False
+    parts = lcm if isinstance(lcm, LcmParts) else decode_lcm(lcm, where or "LedgerCloseMeta")
+    ledger = DecodedLedger(lcm=parts.lcm, network=network)
     where = where or f"ledger {ledger.sequence}"
+    if verify:
+        parts.verify_commitments(where)
     processing = ledger.body.tx_processing
-    index = EnvelopeIndex(lcm, network, where, len(processing))
+    index = EnvelopeIndex(parts, network, where, len(processing))
     for i, trm in enumerate(processing):
         ledger.transactions.append(
             LedgerTransaction(
