@@ -69,7 +69,8 @@ class ParquetPartitionStore:
         final = self.path(key)
         staging_dir = self.location.path(self.table, STAGING)
         staged = f"{staging_dir}/{key}.{uuid.uuid4().hex}{SUFFIX}"
-        fs.create_dir(staging_dir, recursive=True)
+        if self.location.is_local:  # object stores have no folders; pyarrow would add markers
+            fs.create_dir(staging_dir, recursive=True)
         schema = self.schema.with_metadata({**(self.schema.metadata or {}), **_b(metadata)})
         rows = 0
         try:
