@@ -60,13 +60,13 @@ class TokenTransferProcessor:
         """Fee events, then (if the transaction succeeded) its operations' events."""
         self.network.require_passphrase(ledger.network.passphrase, f"ledger {ledger.sequence}")
         ctx = TxEventContext(ledger.sequence, ledger.close_time, tx.hash.hex(), tx.index)
-        if self.mode == "unified":
-            try:
+        try:
+            if self.mode == "unified":
                 fees = unified_fee_events(ctx, tx, self._assets)
-            except TokenTransferError as exc:
-                raise TokenTransferError(f"ledger {ledger.sequence}: {exc}") from exc
-        else:
-            fees = derived_fee_events(ctx, tx, self._assets)
+            else:
+                fees = derived_fee_events(ctx, tx, self._assets)
+        except TokenTransferError as exc:
+            raise TokenTransferError(f"ledger {ledger.sequence}: {exc}") from exc
         if not tx.successful:
             return TransactionEvents(fees, [])
         if self.mode == "unified":
