@@ -43,7 +43,7 @@ _SAC_TOPIC_COUNT = {
 }
 
 
-class NotATokenEvent(Exception):
+class _NotATokenEvent(Exception):
     """Internal: the contract event does not have a token event's shape."""
 
 
@@ -62,14 +62,14 @@ def contract_events_of_operation(tx: LedgerTransaction, op_index0: int) -> list[
 
 def _i128(val: xdr.SCVal) -> int:
     if val.type != _SC.SCV_I128:
-        raise NotATokenEvent("amount is not an i128")
+        raise _NotATokenEvent("amount is not an i128")
     parts = val.i128
     return (parts.hi.int64 << 64) + parts.lo.uint64
 
 
 def _address(val: xdr.SCVal) -> xdr.SCAddress:
     if val.type != _SC.SCV_ADDRESS:
-        raise NotATokenEvent("topic is not an address")
+        raise _NotATokenEvent("topic is not an address")
     return val.address
 
 
@@ -98,12 +98,12 @@ def _v4_data(data: xdr.SCVal) -> tuple[int, MuxedInfo | None]:
     if data.type != _SC.SCV_MAP:
         return _i128(data), None
     if data.map is None:
-        raise NotATokenEvent("map is empty")
+        raise _NotATokenEvent("map is empty")
     amount: int | None = None
     info: MuxedInfo | None = None
     for entry in data.map.sc_map:
         if entry.key.type != _SC.SCV_SYMBOL:
-            raise NotATokenEvent("map key is not a symbol")
+            raise _NotATokenEvent("map key is not a symbol")
         key = entry.key.sym.sc_symbol
         if key == b"amount":
             amount = _i128(entry.val)
@@ -118,9 +118,9 @@ def _v4_data(data: xdr.SCVal) -> tuple[int, MuxedInfo | None]:
             elif t == _SC.SCV_STRING:
                 info = MuxedInfo(MUXED_TEXT, val.str.sc_string.decode("utf-8", errors="replace"))
             elif t != _SC.SCV_VOID:  # void means "no muxed destination" (decision)
-                raise NotATokenEvent(f"invalid to_muxed_id type {t.name}")
+                raise _NotATokenEvent(f"invalid to_muxed_id type {t.name}")
     if amount is None:
-        raise NotATokenEvent("amount field not found in map")
+        raise _NotATokenEvent("amount field not found in map")
     return amount, info
 
 
@@ -135,13 +135,13 @@ def _parse(
     n = len(topics)
     if fn == TRANSFER:
         if n < 3:
-            raise NotATokenEvent("transfer event requires at least 3 topics")
+            raise _NotATokenEvent("transfer event requires at least 3 topics")
         return TRANSFER, _address(topics[1]), _address(topics[2]), amount, info
     if fn in (MINT, CLAWBACK):
         if meta_version == 3:
             # ["mint", admin, to] / ["clawback", admin, from]: the admin must be an address.
             if n < 3:
-                raise NotATokenEvent(f"{fn} event requires at least 3 topics")
+                raise _NotATokenEvent(f"{fn} event requires at least 3 topics")
             _address(topics[1])
             party = _address(topics[2])
         else:
@@ -149,14 +149,14 @@ def _parse(
             # means the v3 shape [name, admin, party], where topic 1 is not the party
             # (decision in the package docstring).
             if n >= 3 and topics[2].type != _SC.SCV_STRING:
-                raise NotATokenEvent(f"{fn} event's third topic is not a string")
+                raise _NotATokenEvent(f"{fn} event's third topic is not a string")
             party = _address(topics[1])
         if fn == MINT:
             return MINT, None, party, amount, info
         return CLAWBACK, party, None, amount, info
     if fn == BURN:
         return BURN, _address(topics[1]), None, amount, info
-    raise NotATokenEvent(f"unsupported token event type {fn!r}")
+    raise _NotATokenEvent(f"unsupported token event type {fn!r}")
 
 
 def token_event(
@@ -175,7 +175,7 @@ def token_event(
     fn = topics[0].sym.sc_symbol.decode("utf-8", errors="replace")
     try:
         event_type, frm, to, amount, info = _parse(fn, topics, event.body.v0.data, meta_version)
-    except NotATokenEvent:
+    except _NotATokenEvent:
         return None
     contract_id = event.contract_id.contract_id.hash
     sac = _sac_asset(fn, topics, meta_version, contract_id, assets)

@@ -11,7 +11,7 @@ Two modes read the same movements from different data (§2.0):
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Literal
 
 from stellar_sdk import xdr
@@ -87,12 +87,10 @@ class TokenTransferProcessor:
     def _derived_operation_events(
         self, ctx: TxEventContext, ledger: DecodedLedger, tx: LedgerTransaction
     ) -> list[TokenEvent]:
-        memo: list[MuxedInfo | None] = []
-
+        @cache
         def memo_info() -> MuxedInfo | None:
-            if not memo:
-                memo.append(muxed_info_from_memo(tx.memo))
-            return memo[0]
+            # Converted once, and only if some destination falls back to the memo (§1.6).
+            return muxed_info_from_memo(tx.memo)
 
         out: list[TokenEvent] = []
         for i, op in enumerate(tx.operations):

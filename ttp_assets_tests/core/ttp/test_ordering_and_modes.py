@@ -15,6 +15,7 @@ from ttp_assets.core.ttp import (
     reconcile_ledger,
 )
 from ttp_assets.core.ttp.ordering import ledger_order
+from ttp_assets.core.xdr.framing import LedgerDataError
 
 from .builders import (
     ACCOUNT_A,
@@ -194,3 +195,18 @@ def test_each_transaction_needs_one_or_two_fee_events(count: int) -> None:
     fees = [fee(built, TX_SOURCE, 1)] * count
     with pytest.raises(TokenTransferError, match=f"ledger 12345, tx ab: {count} fee events"):
         ledger_order(12345, 22, [("ab", TransactionEvents(fees, []))])
+
+
+def test_unified_mode_never_reads_envelopes() -> None:
+    """Some ledgers hash under no known passphrase; unified data must not need the pairing."""
+    built = _three_transactions(23, with_unified_events=True)
+    expected = unified_events(built)
+    unpairable = _three_transactions(23, with_unified_events=True)
+    for tx in unpairable.ledger.transactions:
+        tx.hash = tx.hash[::-1]  # a hash no envelope has
+    events = unified_events(unpairable)
+    assert [(e.event_type, e.amount) for e in events] == [
+        (e.event_type, e.amount) for e in expected
+    ]
+    with pytest.raises(LedgerDataError, match="has no envelope in the tx set"):
+        derived_events(unpairable)
