@@ -30,19 +30,34 @@ def parse_ledgers(text: str) -> tuple[int, int]:
     return a, b
 
 
-def resolve_range(args: argparse.Namespace, settings, network) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    text = args.ledgers or os.environ.get("TTP_LEDGERS")
-    if text:
-        return parse_ledgers(text)
+def default_range(settings, network, count: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     if network.name != "pubnet" or settings.source == "rpc":
         raise SystemExit("give --ledgers FIRST-LAST (or TTP_LEDGERS) for this network/source")
     from .core.sources.datalake import DataLakeSource
 
     lake = DataLakeSource(settings.lake_uri, network)
-    last = lake.last_available(DEFAULT_START, args.count)
+    last = lake.last_available(DEFAULT_START, count)
     if last is None:
         raise SystemExit(f"ledger {DEFAULT_START} is not in {lake.description}")
     return DEFAULT_START, last
+
+
+def print_summary(summary) -> int:  # type: ignore[no-untyped-def]
+    print(f"\n{'asset':<14}{'partitions':>11}{'rows':>12}{'bytes':>14}")
+    order = {name: i for i, name in enumerate(SUMMARY_ASSET_ORDER)}
+    for name in sorted(summary.totals, key=lambda n: (order.get(n, len(order)), n)):
+        p, r, b = summary.totals[name]
+        print(f"{name:<14}{p:>11}{r:>12}{b:>14}")
+    total = summary.checks_passed + len(summary.checks_failed)
+    print(f"\nchecks: {summary.checks_passed}/{total} passed")
+    for name in summary.checks_failed:
+        print(f"  FAILED {name}")
+    for err in summary.errors:
+        print(f"step {err}")
+    if not summary.success:
+        return 1
+    print(f"run {summary.run_id} succeeded; see it with: bash scripts/dev.sh")
+    return 1 if summary.checks_failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,64 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
 
     from .core.network import resolve_network
-    from .definitions import ALL_ASSETS_JOB, build_definitions
-    from .defs.partitions import RANGE_END_TAG, RANGE_START_TAG, THROUGH_LEDGER_TAG, register_ranges
+    from .defs.partitions import register_ranges
+    from .runner import execute_keys
     from .settings import Settings
 
     settings = Settings.from_env()
     network = resolve_network(settings.network)
-    first, last = resolve_range(args, settings, network)
+    text = args.ledgers or os.environ.get("TTP_LEDGERS")
+    first, last = parse_ledgers(text) if text else default_range(settings, network, args.count)
     instance = dg.DagsterInstance.get()
     keys = register_ranges(instance, first, last, settings.partition_width)
+    source = settings.lake_uri if "lake" in settings.source else settings.rpc_url
     print(
-        f"network {network.name}; source {settings.source} "
-        f"({settings.lake_uri if 'lake' in settings.source else settings.rpc_url}); "
-        f"ledgers {first}-{last} in {len(keys)} partition(s) of {settings.partition_width}; "
+        f"network {network.name}; source {settings.source} ({source}); ledgers {first}-{last} "
+        f"in {len(keys)} partition(s) of {settings.partition_width}; "
         f"storage {settings.storage_uri}",
         flush=True,
     )
-    job = build_definitions(settings).resolve_job_def(ALL_ASSETS_JOB)
-    result = job.execute_in_process(
-        instance=instance,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], THROUGH_LEDGER_TAG: str(last)},
-        raise_on_error=False,
-    )
-    return print_summary(result, first)
-
-
-def print_summary(result: dg.ExecuteInProcessResult, first: int) -> int:
-    totals: dict[str, list[int]] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        name = mat.asset_key.to_user_string()
-        rows = mat.metadata["dagster/row_count"].value
-        size = mat.metadata["bytes"].value
-        t = totals.setdefault(name, [0, 0, 0])
-        t[0] += 1
-        t[1] += int(rows)
-        t[2] += int(size)
-    print(f"\n{'asset':<14}{'partitions':>11}{'rows':>12}{'bytes':>14}")
-    order = {name: i for i, name in enumerate(SUMMARY_ASSET_ORDER)}
-    for name in sorted(totals, key=lambda n: (order.get(n, len(order)), n)):
-        p, r, b = totals[name]
-        print(f"{name:<14}{p:>11}{r:>12}{b:>14}")
-    failed_checks = []
-    evaluations = result.get_asset_check_evaluations()
-    for ev in evaluations:
-        if not ev.passed:
-            failed_checks.append(f"{ev.asset_key.to_user_string()}.{ev.check_name}")
-    print(f"\nchecks: {len(evaluations) - len(failed_checks)}/{len(evaluations)} passed")
-    for name in failed_checks:
-        print(f"  FAILED {name}")
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                err = event.step_failure_data.error
-                print(f"step {event.step_key} failed: {err.message.strip() if err else ''}")
-        return 1
-    print(f"run {result.run_id} succeeded; see it with: bash scripts/dev.sh")
-    return 1 if failed_checks else 0
+    return print_summary(execute_keys(instance, settings, keys, through=last))
 
 
 if __name__ == "__main__":

@@ -56,3 +56,34 @@ def test_main_job_reports_a_missing_range_clearly(tmp_path: Path) -> None:
     proc = run_main(tmp_path, "--ledgers", "53312000-53312005")
     assert proc.returncode == 1
     assert "ledger 53312001 is missing from the data lake" in proc.stdout
+
+
+def test_cli_backfill_runs_ranged_and_skips_what_is_complete(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "TTP_NETWORK": "testnet",
+        "TTP_LAKE_URI": str(lake_dir("testnet-2022")),
+        "TTP_STORAGE_URI": str(tmp_path / "data"),
+        "TTP_PARTITION_WIDTH": "32",
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ttp_assets.cli", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    first = cli("backfill", "1410048", "1410207", "--per-run", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count(": ok (run ") == 3  # 5 partitions, 2 per run
+    again = cli("backfill", "1410048", "1410207")
+    assert "5 already complete; materializing 0" in again.stdout
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    assert len(instance.get_runs()) == 3
+    status = cli("status")
+    assert "raw_ledgers    5 complete partition(s)" in status.stdout

@@ -57,7 +57,7 @@ def test_ranged_run_lands_each_partition_separately(materialized) -> None:  # ty
     assert result.success, failure_messages(result)
     assert len(KEYS) == 5
     for table in ("raw_ledgers", "ledgers", "transactions", "operations"):
-        assert parquet_store(settings, table).keys() == KEYS
+        assert parquet_store(settings, table).committed_keys() == KEYS
         mats = [
             e.materialization
             for e in result.get_asset_materialization_events()
@@ -136,7 +136,7 @@ def _assert_failed_without_writing(
     assert expect in messages, messages
     assert "raw_ledgers partition" in messages
     for table in ("raw_ledgers", "ledgers", "operations"):
-        assert parquet_store(settings, table).keys() == []
+        assert parquet_store(settings, table).committed_keys() == []
     assert not list(Path(settings.storage_uri).rglob("*.parquet"))
 
 
@@ -260,7 +260,7 @@ def test_hash_chain_is_checked_across_partitions_and_blocks_downstream(tmp_path:
         chain.metadata["problems"].value
     )
     # Blocking: the decoded tables of that partition were not built on top of it.
-    assert parquet_store(settings, "ledgers").keys() == [KEYS[0]]
+    assert parquet_store(settings, "ledgers").committed_keys() == [KEYS[0]]
 
 
 def test_decoded_tables_agree_with_raw(materialized) -> None:  # type: ignore[no-untyped-def]

@@ -109,7 +109,7 @@ class ParquetPartitionStore:
     def exists(self, key: str) -> bool:
         return self.location.fs.get_file_info(self.path(key)).type == pafs.FileType.File
 
-    def keys(self) -> list[str]:
+    def committed_keys(self) -> list[str]:
         """Committed partition keys, sorted."""
         sel = pafs.FileSelector(self.location.path(self.table), allow_not_found=True)
         out = []
