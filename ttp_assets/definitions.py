@@ -7,6 +7,8 @@ import dagster as dg
 from .defs.ledgers.assets import decoded_ledgers, raw_ledgers
 from .defs.ledgers.checks import LEDGER_CHECKS
 from .defs.resources import build_resources
+from .defs.ttp.assets import token_transfers
+from .defs.ttp.checks import TTP_CHECKS
 from .settings import Settings
 
 ALL_ASSETS_JOB = "ttp_all_assets"
@@ -14,7 +16,7 @@ ALL_ASSETS_JOB = "ttp_all_assets"
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    assets = [raw_ledgers, decoded_ledgers]
+    assets = [raw_ledgers, decoded_ledgers, token_transfers]
     all_assets = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.assets(*assets),
@@ -22,7 +24,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=LEDGER_CHECKS,
+        asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS],
         jobs=[all_assets],
         resources=build_resources(settings),
     )

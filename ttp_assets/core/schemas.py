@@ -168,6 +168,7 @@ TTP_EVENTS = _schema(
         _f(
             "contract_id", pa.string(), "C address: the asset's SAC or the emitting contract", False
         ),
+        _f("to_muxed", pa.string(), "M address of `to` with the muxed id (kind id, G `to`)"),
         _f("to_muxed_kind", pa.string(), "id, text or hash when muxed info is set"),
         _f("to_muxed_id", pa.uint64(), "Destination muxed id (kind id)"),
         _f("to_muxed_text", pa.string(), "Destination memo text (kind text)"),
@@ -188,9 +189,25 @@ TTP_EVENTS = _schema(
     ],
 )
 
+BALANCE_CHANGES = _schema(
+    "balance_changes",
+    "Per transaction, the net balance change of each (holder, asset) that the ledger entries "
+    "show: accounts, trustlines (not pool shares), claimable balances, liquidity pools. What the "
+    "token events must account for.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("transaction_hash", pa.string(), "Hex transaction hash", False),
+        _f("transaction_index", pa.uint32(), "1-based transaction index", False),
+        _f("holder", pa.string(), "G, B or L address holding the balance", False),
+        _f("asset", pa.string(), "native or CODE:ISSUER", False),
+        _f("delta", pa.int64(), "post - pre over the transaction, raw units (never 0)", False),
+    ],
+)
+
 TABLES: dict[str, pa.Schema] = {
     s.metadata[b"ttp.table"].decode(): s
-    for s in (RAW_LEDGERS, LEDGERS, TRANSACTIONS, OPERATIONS, TTP_EVENTS)
+    for s in (RAW_LEDGERS, LEDGERS, TRANSACTIONS, OPERATIONS, TTP_EVENTS, BALANCE_CHANGES)
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from ..core import schemas
+from ..core.storage.delta_store import DeltaPartitionStore, PartitionWrite
 from ..core.storage.location import open_location
 from ..core.storage.parquet_store import ParquetPartitionStore
 from ..core.storage.partitions_reader import PartitionedInput
@@ -95,6 +96,48 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         finally:
             obj.discard()
         record_metadata(context, obj, written)
+
+    def load_input(self, context: dg.InputContext) -> PartitionedInput:
+        return PartitionedInput(self.store(_table(context)), list(context.asset_partition_keys))
+
+
+class DeltaIOManager(dg.ConfigurableIOManager):
+    """One Delta table per asset under ``storage_uri/<asset>/``, partitioned by range key.
+
+    The partitions of a run are replaced in one atomic commit (see ``core.storage.delta_store``).
+    """
+
+    storage_uri: str
+
+    def store(self, table: str) -> DeltaPartitionStore:
+        return DeltaPartitionStore(
+            open_location(self.storage_uri), table, schemas.schema_for(table)
+        )
+
+    def handle_output(self, context: dg.OutputContext, obj: PartitionedOutput) -> None:
+        if not isinstance(obj, PartitionedOutput):
+            raise TypeError(f"{context.asset_key.to_user_string()}: expected PartitionedOutput")
+        expected = set(context.asset_partition_keys)
+        if set(obj) != expected:
+            obj.discard()
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: output covers partitions {sorted(obj)} "
+                f"but the run is for {sorted(expected)}"
+            )
+        store = self.store(_table(context))
+        try:
+            version = store.write(
+                [
+                    PartitionWrite(key, part.batches, part.stats.file_metadata())
+                    for key, part in obj.items()
+                ]
+            )
+        finally:
+            obj.discard()
+        sizes = store.partition_bytes(list(obj))
+        written = {k: (store.display(k), sizes.get(k, 0)) for k in obj}
+        record_metadata(context, obj, written)
+        context.add_output_metadata({"delta_version": version, "table": store.uri})
 
     def load_input(self, context: dg.InputContext) -> PartitionedInput:
         return PartitionedInput(self.store(_table(context)), list(context.asset_partition_keys))

@@ -10,7 +10,7 @@ from ..core.sources.base import LedgerSource
 from ..core.sources.datalake import DataLakeSource
 from ..core.storage.location import PUBNET_PUBLIC_LAKE
 from ..settings import Settings
-from .io_managers import ParquetIOManager
+from .io_managers import DeltaIOManager, ParquetIOManager
 
 
 class StellarNetwork(dg.ConfigurableResource):
@@ -36,6 +36,13 @@ class LedgerSourceResource(dg.ConfigurableResource):
         raise NotImplementedError(f"ledger source kind {self.kind!r} is not available yet")
 
 
+class TokenEventsConfig(dg.ConfigurableResource):
+    """How token events are derived: ``auto`` picks, per ledger, ``unified`` where the ledger
+    carries CAP-67 events (meta v4 with fee events) and ``derived`` elsewhere."""
+
+    mode: str = Field(default="auto", description="auto, derived or unified")
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "network": StellarNetwork(network=settings.network),
@@ -45,5 +52,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             rpc_url=settings.rpc_url,
             lake_workers=settings.lake_workers,
         ),
+        "token_events": TokenEventsConfig(mode=settings.events_mode),
         "parquet_io_manager": ParquetIOManager(storage_uri=settings.storage_uri),
+        "delta_io_manager": DeltaIOManager(storage_uri=settings.storage_uri),
     }

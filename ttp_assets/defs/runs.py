@@ -12,6 +12,7 @@ import pyarrow as pa
 from ..core.network import NetworkMismatchError
 from ..core.sources.base import SourceError
 from ..core.storage.partitions_reader import PartitionNotMaterializedError
+from ..core.ttp import TokenTransferError
 from ..core.xdr.framing import LedgerDataError
 
 # Errors that describe bad or unavailable input: reported as a clean failure, not a traceback.
@@ -20,6 +21,7 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
     LedgerDataError,
     NetworkMismatchError,
     PartitionNotMaterializedError,
+    TokenTransferError,
 )
 
 

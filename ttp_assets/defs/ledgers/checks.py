@@ -23,7 +23,7 @@ from ..partitions import ledger_ranges
 from .assets import raw_ledgers
 
 
-def _result(outcome: CheckOutcome, what: str) -> dg.AssetCheckResult:
+def check_result(outcome: CheckOutcome, what: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -46,7 +46,7 @@ def _each(inp: PartitionedInput, fn: Callable[..., None]) -> CheckOutcome:
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
 def raw_ledgers_contiguous(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
     """Every ledger of each partition's range is present exactly once."""
-    return _result(_each(raw_ledgers, check_contiguity), "contiguity")
+    return check_result(_each(raw_ledgers, check_contiguity), "contiguity")
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
@@ -60,13 +60,13 @@ def raw_ledgers_hash_chain(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult
         after = raw_ledgers.neighbour(after_key)
         check_hash_chain(part, before, after, out)
 
-    return _result(_each(raw_ledgers, one), "hash chain")
+    return check_result(_each(raw_ledgers, one), "hash chain")
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
 def raw_ledgers_header_hashes(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
     """sha256 of every stored ledger header equals its recorded hash."""
-    return _result(_each(raw_ledgers, check_header_hashes), "header hashes")
+    return check_result(_each(raw_ledgers, check_header_hashes), "header hashes")
 
 
 @dg.asset_check(
@@ -85,7 +85,7 @@ def ledgers_fee_pool(
         before_key, _ = neighbour_keys(key)
         before = ledgers.neighbour(before_key) if before_key else None
         check_fee_pool(part, before, inflation_ledgers(operations[key]), out)
-    return _result(out, "fee pool")
+    return check_result(out, "fee pool")
 
 
 LEDGER_CHECKS = [

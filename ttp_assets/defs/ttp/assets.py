@@ -1,0 +1,79 @@
+"""Token transfer assets: ``ttp_events`` and ``balance_changes`` from one decode per ledger."""
+
+import dagster as dg
+
+from ...core import schemas
+from ...core.pipeline.events_stage import EventWriters, derive_events
+from ...core.storage.partitions_reader import PartitionedInput
+from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool
+from ..partitions import backfill_policy, ledger_ranges
+from ..resources import StellarNetwork, TokenEventsConfig
+from ..runs import column_schema, partition_failure
+
+GROUP = "token_transfers"
+TABLES = {"ttp_events": schemas.TTP_EVENTS, "balance_changes": schemas.BALANCE_CHANGES}
+
+
+@dg.multi_asset(
+    outs={
+        name: dg.AssetOut(
+            io_manager_key="delta_io_manager",
+            group_name=GROUP,
+            kinds={"delta"},
+            description=schema.metadata[b"description"].decode(),
+            metadata={"dagster/column_schema": column_schema(schema)},
+        )
+        for name, schema in TABLES.items()
+    },
+    ins={"raw_ledgers": dg.AssetIn()},
+    partitions_def=ledger_ranges,
+    backfill_policy=backfill_policy,
+)
+def token_transfers(
+    context: dg.AssetExecutionContext,
+    raw_ledgers: PartitionedInput,
+    network: StellarNetwork,
+    token_events: TokenEventsConfig,
+) -> tuple[PartitionedOutput, PartitionedOutput]:
+    """Every token movement (transfer, mint, burn, clawback, fee) as the reference TTP derives
+    it, and the balance changes of the ledger entries that the events must account for."""
+    net = network.get()
+    spool = Spool("token_transfers")
+    outs = {name: PartitionedOutput() for name in TABLES}
+    try:
+        for key, part in raw_ledgers.items():
+            meta = part.metadata()
+            first, last = int(meta["ttp.first_ledger"]), int(meta["ttp.last_ledger"])
+            complete = meta["ttp.complete"] == "true"
+            writers = {
+                name: spool.writer(schema, PartitionStats(key, first, last, complete))
+                for name, schema in TABLES.items()
+            }
+            with partition_failure("token_transfers", key):
+                try:
+                    res = derive_events(
+                        part.batches(["ledger_sequence", "lcm_xdr"], batch_size=32),
+                        net,
+                        token_events.mode,
+                        EventWriters(writers["ttp_events"], writers["balance_changes"]),
+                    )
+                except BaseException:
+                    for w in writers.values():
+                        w.abort()
+                    raise
+            writers["ttp_events"].stats.extra.update(
+                {f"events_{t}": n for t, n in sorted(res.by_type.items())}
+                | {f"ledgers_{m}": n for m, n in sorted(res.by_derivation.items())}
+            )
+            for name, w in writers.items():
+                outs[name][key] = w.close()
+            context.log.info(
+                f"token_transfers {key}: {res.ledgers} ledgers, {res.events} events "
+                f"{dict(res.by_type)}, derivation {dict(res.by_derivation)}"
+            )
+    except BaseException:
+        for o in outs.values():
+            o.discard()
+        spool.cleanup()
+        raise
+    return outs["ttp_events"], outs["balance_changes"]

@@ -1,0 +1,45 @@
+"""Blocking checks that prove the stored token events against the ledgers."""
+
+import dagster as dg
+
+from ...core.checks.ledger_checks import CheckOutcome
+from ...core.checks.ttp_checks import check_fee_totals, check_reconciliation
+from ...core.storage.partitions_reader import PartitionedInput
+from ..ledgers.checks import check_result
+from ..partitions import ledger_ranges
+
+
+@dg.asset_check(
+    asset="ttp_events",
+    blocking=True,
+    partitions_def=ledger_ranges,
+    additional_ins={"balance_changes": dg.AssetIn("balance_changes")},
+)
+def ttp_events_reconcile(
+    ttp_events: PartitionedInput, balance_changes: PartitionedInput
+) -> dg.AssetCheckResult:
+    """Per transaction, the balance deltas the events imply equal the ledger entries' changes
+    (accounts, trustlines, claimable balances, liquidity pools), in exact integers."""
+    out = CheckOutcome()
+    for key, part in ttp_events.items():
+        check_reconciliation(part, balance_changes[key], out)
+    return check_result(out, "reconciliation (transactions)")
+
+
+@dg.asset_check(
+    asset="ttp_events",
+    blocking=True,
+    partitions_def=ledger_ranges,
+    additional_ins={"ledgers": dg.AssetIn("ledgers")},
+)
+def ttp_events_fee_totals(
+    ttp_events: PartitionedInput, ledgers: PartitionedInput
+) -> dg.AssetCheckResult:
+    """Per ledger, fee events (charges net of refunds) sum to the fees charged."""
+    out = CheckOutcome()
+    for key, part in ttp_events.items():
+        check_fee_totals(part, ledgers[key], out)
+    return check_result(out, "fee totals (ledgers)")
+
+
+TTP_CHECKS = [ttp_events_reconcile, ttp_events_fee_totals]
