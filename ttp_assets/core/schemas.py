@@ -75,7 +75,7 @@ LEDGERS = _schema(
             False,
         ),
         _f("soroban_transaction_count", pa.uint32(), "Transactions carrying Soroban data", False),
-        _f("fee_charged", pa.int64(), "Sum of feeCharged over the transactions, stroops", False),
+        _f("fee_charged", pa.int64(), "Sum of the transactions' fee_charged, stroops", False),
         _f("soroban_fee_write_1kb", pa.int64(), "LCM v1+ ext: fee per 1KB written, if given"),
     ],
 )
@@ -99,7 +99,14 @@ TRANSACTIONS = _schema(
         _f("inner_transaction_hash", pa.string(), "Hex hash of the inner tx of a fee bump"),
         _f("max_fee", pa.int64(), "Maximum fee bid (the outer bid for fee bumps)", False),
         _f("inner_max_fee", pa.int64(), "Inner transaction's fee bid for fee bumps"),
-        _f("fee_charged", pa.int64(), "feeCharged from the result, stroops", False),
+        _f(
+            "fee_charged",
+            pa.int64(),
+            "Fee paid, stroops: the result's feeCharged, corrected for protocol-20 Soroban fee "
+            "bumps (stellar-core#4188) as go ingest and stellar-etl do",
+            False,
+        ),
+        _f("result_fee_charged", pa.int64(), "feeCharged exactly as the result reports it", False),
         _f("successful", pa.bool_(), "txSUCCESS or txFEE_BUMP_INNER_SUCCESS", False),
         _f("result_code", pa.string(), "Transaction result code, e.g. txSUCCESS", False),
         _f("inner_result_code", pa.string(), "Inner result code of a fee bump"),

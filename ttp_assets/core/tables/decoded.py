@@ -8,6 +8,7 @@ from typing import Any
 
 from stellar_sdk import xdr
 
+from ..ttp.fees import paid_fee
 from ..xdr import strkeys
 from ..xdr.assets import asset_info, pool_share_or_asset
 from ..xdr.ledger import DecodedLedger, LedgerTransaction
@@ -80,6 +81,21 @@ def _signature_count(env: xdr.TransactionEnvelope) -> int:
     return len(env.v0.signatures)
 
 
+# stellar-core#4188: protocol 20 reported a wrong feeCharged for Soroban fee bumps.
+FIRST_PROTOCOL_WITH_CORRECT_SOROBAN_FEE_BUMP_FEE = 21
+
+
+def fee_charged(ledger: DecodedLedger, tx: LedgerTransaction) -> int:
+    """The fee the transaction paid (see ``core.ttp.fees.paid_fee`` for the one exception)."""
+    if (
+        ledger.protocol_version < FIRST_PROTOCOL_WITH_CORRECT_SOROBAN_FEE_BUMP_FEE
+        and tx.is_fee_bump
+        and tx.is_soroban
+    ):
+        return paid_fee(tx)
+    return tx.result.fee_charged.int64
+
+
 def transaction_row(ledger: DecodedLedger, tx: LedgerTransaction) -> dict[str, Any]:
     env = tx.envelope
     src_g, src_id, src_m = strkeys.muxed_parts(tx.source_account)
@@ -103,7 +119,8 @@ def transaction_row(ledger: DecodedLedger, tx: LedgerTransaction) -> dict[str, A
         "inner_transaction_hash": tx.inner_hash.hex() if tx.is_fee_bump else None,
         "max_fee": env.fee_bump.tx.fee.int64 if tx.is_fee_bump else inner.fee.uint32,
         "inner_max_fee": inner.fee.uint32 if tx.is_fee_bump else None,
-        "fee_charged": tx.result.fee_charged.int64,
+        "fee_charged": fee_charged(ledger, tx),
+        "result_fee_charged": tx.result.fee_charged.int64,
         "successful": tx.successful,
         "result_code": tx.result_code.name,
         "inner_result_code": tx.inner_result_code.name if tx.is_fee_bump else None,

@@ -68,6 +68,19 @@ def _soroban_refund(tx: LedgerTransaction) -> int:
     return end - start
 
 
+def paid_fee(tx: LedgerTransaction) -> int:
+    """What the fee account actually paid: the charge net of any Soroban refund.
+
+    Equals ``feeCharged`` from the result except for Soroban fee-bump transactions before
+    protocol 21, whose ``feeCharged`` stellar-core computed wrongly (stellar-core#4188); go's
+    ingest and stellar-etl report this amount for them too.
+    """
+    if not tx.is_soroban:
+        return tx.result.fee_charged.int64
+    start, end = _balance_span(_changes(tx.fee_processing), muxed_ed25519(tx.fee_account))
+    return (start - end) - _soroban_refund(tx)
+
+
 def derived_fee_events(
     ctx: TxEventContext, tx: LedgerTransaction, assets: SacAssets
 ) -> list[TokenEvent]:
