@@ -25,13 +25,10 @@ import dagster as dg
 
 
 def _complete_keys(settings, table: str) -> set[str]:  # type: ignore[no-untyped-def]
-    from .core import schemas
+    from .core.storage.catalog import open_store
     from .core.storage.location import open_location
-    from .core.storage.parquet_store import ParquetPartitionStore
 
-    store = ParquetPartitionStore(
-        open_location(settings.storage_uri), table, schemas.schema_for(table)
-    )
+    store = open_store(open_location(settings.storage_uri), table)
     return {
         k for k in store.committed_keys() if store.file_metadata(k).get("ttp.complete") == "true"
     }
@@ -62,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         from .core.storage.location import open_location
 
         root = open_location(settings.storage_uri)
-        for table in ("raw_ledgers", "ledgers", "transactions", "operations"):
+        from .core.storage.catalog import TABLE_FORMATS
+
+        for table in TABLE_FORMATS:
             done = _complete_keys(settings, table)
             print(f"{table:<14} {len(done)} complete partition(s) under {root.display(table)}")
         return 0

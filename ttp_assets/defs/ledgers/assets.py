@@ -4,6 +4,7 @@ import dagster as dg
 
 from ...core import schemas
 from ...core.pipeline.ledger_stage import DecodeWriters, decode_raw_batches, ingest_range
+from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput
 from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool
 from ..partitions import backfill_policy, ledger_ranges, run_ranges
@@ -16,9 +17,9 @@ GROUP = "ledgers"
 @dg.asset(
     partitions_def=ledger_ranges,
     backfill_policy=backfill_policy,
-    io_manager_key="parquet_io_manager",
+    io_manager_key=io_manager_key("raw_ledgers"),
     group_name=GROUP,
-    kinds={"parquet"},
+    kinds={TABLE_FORMATS["raw_ledgers"]},
     description=(
         "One row per ledger: the LedgerCloseMeta XDR as the source served it, verified on "
         "ingest (sequence, header hash, hash chain) with its header fields."
@@ -67,9 +68,9 @@ DECODED_TABLES = {
 @dg.multi_asset(
     outs={
         name: dg.AssetOut(
-            io_manager_key="parquet_io_manager",
+            io_manager_key=io_manager_key(name),
             group_name=GROUP,
-            kinds={"parquet"},
+            kinds={TABLE_FORMATS["raw_ledgers"]},
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},
         )

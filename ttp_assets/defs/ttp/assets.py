@@ -4,6 +4,7 @@ import dagster as dg
 
 from ...core import schemas
 from ...core.pipeline.events_stage import EventWriters, derive_events
+from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput
 from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool
 from ..partitions import backfill_policy, ledger_ranges
@@ -17,9 +18,9 @@ TABLES = {"ttp_events": schemas.TTP_EVENTS, "balance_changes": schemas.BALANCE_C
 @dg.multi_asset(
     outs={
         name: dg.AssetOut(
-            io_manager_key="delta_io_manager",
+            io_manager_key=io_manager_key(name),
             group_name=GROUP,
-            kinds={"delta"},
+            kinds={TABLE_FORMATS[name]},
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},
         )
