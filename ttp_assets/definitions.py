@@ -9,6 +9,7 @@ from .defs.ledgers.checks import LEDGER_CHECKS
 from .defs.resources import build_resources
 from .defs.ttp.assets import token_transfers
 from .defs.ttp.checks import TTP_CHECKS
+from .defs.warehouse import WarehouseResource
 from .settings import Settings
 
 ALL_ASSETS_JOB = "ttp_all_assets"
@@ -26,7 +27,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS],
         jobs=[all_assets],
-        resources=build_resources(settings),
+        resources={
+            **build_resources(settings),
+            "warehouse": WarehouseResource(storage_uri=settings.storage_uri),
+        },
     )
 
 

@@ -8,9 +8,13 @@ on its own. Inputs are :class:`PartitionedInput` objects that stream on demand.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from ..core import schemas
 from ..core.storage.delta_store import DeltaPartitionStore, PartitionWrite
@@ -90,7 +94,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         written: dict[str, tuple[str, int]] = {}
         try:
             for key, part in obj.items():
-                res = store.write(key, part.batches(), part.stats.file_metadata())
+                batches: Iterable[pa.RecordBatch] = part.batches()
+                base = part.stats.base_ledger
+                if base is not None:
+                    # Incremental: the stored rows up to base, then the new ledgers' rows.
+                    prefix = store.batches(key, filter=ds.field("ledger_sequence") <= base)
+                    batches = itertools.chain(prefix, batches)
+                res = store.write(key, batches, part.stats.file_metadata())
+                part.stats.rows = res.rows
                 written[key] = (res.path, res.bytes)
                 part.discard()
         finally:
@@ -128,12 +139,16 @@ class DeltaIOManager(dg.ConfigurableIOManager):
         try:
             version = store.write(
                 [
-                    PartitionWrite(key, part.batches, part.stats.file_metadata())
+                    PartitionWrite(
+                        key, part.batches, part.stats.file_metadata(), part.stats.base_ledger
+                    )
                     for key, part in obj.items()
                 ]
             )
         finally:
             obj.discard()
+        for key, part in obj.items():
+            part.stats.rows = int(store.file_metadata(key)["ttp.rows"])
         sizes = store.partition_bytes(list(obj))
         written = {k: (store.display(k), sizes.get(k, 0)) for k in obj}
         record_metadata(context, obj, written)

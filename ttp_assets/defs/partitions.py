@@ -17,6 +17,8 @@ ledger_ranges = dg.DynamicPartitionsDefinition(name="ledger_ranges")
 # Materialize only up to this ledger (the open range at the network's tip, or a short demo);
 # partitions that end after it are written incomplete and say so in their metadata.
 THROUGH_LEDGER_TAG = "ttp/through_ledger"
+# Compute open partitions in full instead of continuing what is stored.
+FULL_REBUILD_TAG = "ttp/full_rebuild"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -42,6 +44,10 @@ def run_ranges(
             )
         out.append((key, rng, last))
     return out
+
+
+def full_rebuild(context: dg.AssetExecutionContext) -> bool:
+    return context.run.tags.get(FULL_REBUILD_TAG, "").lower() in ("1", "true", "yes")
 
 
 def register_ranges(instance: dg.DagsterInstance, first: int, last: int, width: int) -> list[str]:

@@ -83,6 +83,15 @@ class PartitionWrite:
     # A fresh iterator per call: a conflicting commit is retried from the start.
     batches: Callable[[], Iterable[pa.RecordBatch]]
     metadata: dict[str, str]  # ttp.* coverage, as Parquet partitions carry in their footer
+    # Keep the stored rows of ledgers <= keep_through and replace only the later ones (an
+    # incremental update of an open partition); None replaces the whole partition.
+    keep_through: int | None = None
+
+    def predicate(self) -> str:
+        key = f"{PARTITION_COLUMN} = {self.key!r}"
+        if self.keep_through is None:
+            return key
+        return f"({key} AND ledger_sequence > {int(self.keep_through)})"
 
 
 class DeltaPartitionStore:
@@ -121,7 +130,10 @@ class DeltaPartitionStore:
         keys = [p.key for p in parts]
         for k in keys:
             parse_key(k)  # keys go into a SQL predicate: only well-formed range keys pass
-        predicate = f"{PARTITION_COLUMN} IN ({', '.join(repr(k) for k in keys)})"
+        if all(p.keep_through is None for p in parts):
+            predicate = f"{PARTITION_COLUMN} IN ({', '.join(repr(k) for k in keys)})"
+        else:
+            predicate = " OR ".join(p.predicate() for p in parts)
         coverage = {p.key: p.metadata for p in parts}
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             reader = pa.RecordBatchReader.from_batches(
@@ -154,8 +166,12 @@ class DeltaPartitionStore:
                     },
                 )
         version = self._table().version()
+        counts = self.row_counts()
         for key, meta in coverage.items():
-            self._write_coverage(key, {**meta, "ttp.delta_version": str(version)})
+            self._write_coverage(
+                key,
+                {**meta, "ttp.delta_version": str(version), "ttp.rows": str(counts.get(key, 0))},
+            )
         log.info(
             "partitions committed",
             extra={"table": self.table, "partitions": keys, "version": version},
@@ -204,8 +220,7 @@ class DeltaPartitionStore:
 
     def dataset(self) -> ds.Dataset:
         """The current version as a pyarrow dataset (physical schema), read by pyarrow."""
-        sub = pafs.SubTreeFileSystem(self.location.path(self.table), self.location.fs)
-        return self._table().to_pyarrow_dataset(filesystem=sub)
+        return self._dataset(self._table())
 
     def batches(
         self,
@@ -214,18 +229,51 @@ class DeltaPartitionStore:
         batch_size: int = 65536,
         filter: ds.Expression | None = None,
     ) -> Iterator[pa.RecordBatch]:
+        """A partition's rows in ledger order, from one table version.
+
+        Each data file holds a contiguous run of ledgers in order (one commit's rows, split by
+        size), so files are read one after the other by their first ledger; a continued
+        partition has one file per increment and a plain dataset scan would interleave them.
+        """
         if not self.table_exists():
             return
-        where = ds.field(PARTITION_COLUMN) == key
-        if filter is not None:
-            where = where & filter
+        table = self._table()
+        dataset = self._dataset(table)
+        firsts = self._first_ledgers(table, key)
+        fragments = sorted(
+            dataset.get_fragments(filter=ds.field(PARTITION_COLUMN) == key),
+            key=lambda f: firsts.get(f.path, 0),
+        )
         cols = columns or self.schema.names
         target = pa.schema([self.schema.field(c) for c in cols])
-        for batch in self.dataset().to_batches(columns=cols, filter=where, batch_size=batch_size):
-            yield pa.RecordBatch.from_arrays(
-                [col.cast(target.field(i).type) for i, col in enumerate(batch.columns)],
-                schema=target,
-            )
+        for fragment in fragments:
+            for batch in fragment.to_batches(
+                schema=dataset.schema, columns=cols, filter=filter, batch_size=batch_size
+            ):
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays(
+                        [col.cast(target.field(i).type) for i, col in enumerate(batch.columns)],
+                        schema=target,
+                    )
+
+    def _dataset(self, table: DeltaTable) -> ds.Dataset:
+        sub = pafs.SubTreeFileSystem(self.location.path(self.table), self.location.fs)
+        return table.to_pyarrow_dataset(filesystem=sub)
+
+    @staticmethod
+    def _first_ledgers(table: DeltaTable, key: str) -> dict[str, int]:
+        actions = pa.table(table.get_add_actions(flatten=True))
+        part = f"partition.{PARTITION_COLUMN}"
+        out = {}
+        for path, k, first in zip(
+            actions.column("path").to_pylist(),
+            actions.column(part).to_pylist(),
+            actions.column("min.ledger_sequence").to_pylist(),
+            strict=True,
+        ):
+            if k == key:
+                out[path] = first or 0
+        return out
 
     def row_counts(self) -> dict[str, int]:
         """Rows per partition in the current version."""

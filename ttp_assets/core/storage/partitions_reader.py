@@ -28,7 +28,9 @@ class PartitionStore(Protocol):
         columns: list[str] | None = None,
         batch_size: int = 65536,
         filter: ds.Expression | None = None,
-    ) -> Iterator[pa.RecordBatch]: ...
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's rows in the order they were written: ledger order."""
+        ...
 
     def display(self, key: str) -> str: ...
 

@@ -41,6 +41,9 @@ class PartitionStats:
     first_ledger: int
     last_ledger: int
     complete: bool
+    # Incremental output: the stored rows of ledgers <= base_ledger are kept and the spool holds
+    # only the ledgers after it. None: the spool is the whole partition.
+    base_ledger: int | None = None
     rows: int = 0
     min_close_time: int | None = None
     max_close_time: int | None = None
@@ -53,6 +56,9 @@ class PartitionStats:
             "ttp.last_ledger": str(self.last_ledger),
             "ttp.complete": "true" if self.complete else "false",
         }
+        if self.min_close_time is not None and self.max_close_time is not None:
+            meta["ttp.first_close_time"] = str(self.min_close_time)
+            meta["ttp.last_close_time"] = str(self.max_close_time)
         meta.update({f"ttp.{k}": str(v) for k, v in self.extra.items()})
         return meta
 

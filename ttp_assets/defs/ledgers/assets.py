@@ -1,15 +1,20 @@
 """Ledger assets: ``raw_ledgers`` from the source, and the decoded tables from it."""
 
 import dagster as dg
+import pyarrow.dataset as ds
 
 from ...core import schemas
+from ...core.ledger_ranges import parse_key
+from ...core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ...core.pipeline.ledger_stage import DecodeWriters, decode_raw_batches, ingest_range
 from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
-from ...core.storage.partitions_reader import PartitionedInput
-from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool
-from ..partitions import backfill_policy, ledger_ranges, run_ranges
+from ...core.storage.partitions_reader import PartitionedInput, PartitionStore
+from ...core.storage.spool import PartitionedOutput, Spool
+from ...core.xdr.framing import LedgerDataError
+from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, StellarNetwork
 from ..runs import column_schema, partition_failure
+from ..warehouse import WarehouseResource
 
 GROUP = "ledgers"
 
@@ -30,26 +35,34 @@ def raw_ledgers(
     context: dg.AssetExecutionContext,
     network: StellarNetwork,
     ledger_source: LedgerSourceResource,
+    warehouse: WarehouseResource,
 ) -> PartitionedOutput:
     net = network.get()
     source = ledger_source.open(net)
+    stored = warehouse.store("raw_ledgers")
     spool = Spool("raw_ledgers")
     out = PartitionedOutput()
     try:
         for key, rng, last in run_ranges(context):
-            stats = PartitionStats(key, rng.first_ledger, last, complete=last == rng.end)
+            cov = [stored_coverage(stored, key)]
+            base = resume_base(cov, rng, last, full_rebuild(context))
+            stats = continued_stats(key, rng, last, base, cov)
             writer = spool.writer(schemas.RAW_LEDGERS, stats)
             with partition_failure("raw_ledgers", key):
                 try:
-                    res = ingest_range(source, rng, last, writer)
+                    prev_hash = last_hash(stored, key, base) if base is not None else None
+                    res = ingest_range(
+                        source, rng, last, writer, resume_after=base, previous_hash=prev_hash
+                    )
                 except BaseException:
                     writer.abort()
                     raise
-            stats.extra.update(xdr_bytes=res.xdr_bytes, network=net.name)
+            stats.extra.update(xdr_bytes=res.xdr_bytes, network=net.name, new_ledgers=res.ledgers)
             out[key] = writer.close()
             context.log.info(
-                f"raw_ledgers {key}: {res.ledgers} ledgers {res.first_ledger}-{res.last_ledger}, "
-                f"{res.xdr_bytes} bytes of XDR from {source.description}"
+                f"raw_ledgers {key}: {res.ledgers} new ledgers {res.first_ledger}-"
+                f"{res.last_ledger} ({res.xdr_bytes} bytes of XDR) from {source.description}"
+                + (f"; ledgers up to {base} kept from the stored partition" if base else "")
             )
     except BaseException:
         out.discard()
@@ -58,6 +71,19 @@ def raw_ledgers(
     return out
 
 
+def last_hash(store: PartitionStore, key: str, seq: int) -> bytes:
+    """The stored hash of ledger ``seq``: the chain link a continued partition starts from."""
+    rows = [
+        r
+        for b in store.batches(key, ["ledger_hash"], filter=ds.field("ledger_sequence") == seq)
+        for r in b.column("ledger_hash").to_pylist()
+    ]
+    if len(rows) != 1:
+        raise LedgerDataError(f"raw_ledgers {key}: stored partition has {len(rows)} rows for {seq}")
+    return bytes.fromhex(rows[0])
+
+
+RAW_DECODE_COLUMNS = ["ledger_sequence", "lcm_version", "lcm_xdr"]
 DECODED_TABLES = {
     "ledgers": schemas.LEDGERS,
     "transactions": schemas.TRANSACTIONS,
@@ -84,24 +110,29 @@ def decoded_ledgers(
     context: dg.AssetExecutionContext,
     raw_ledgers: PartitionedInput,
     network: StellarNetwork,
+    warehouse: WarehouseResource,
 ) -> tuple[PartitionedOutput, PartitionedOutput, PartitionedOutput]:
     """Decode each raw ledger once into the ledgers, transactions and operations tables."""
     net = network.get()
+    stores = {name: warehouse.store(name) for name in DECODED_TABLES}
     spool = Spool("decoded")
     outs = {name: PartitionedOutput() for name in DECODED_TABLES}
     try:
         for key, part in raw_ledgers.items():
+            rng = parse_key(key)
             meta = part.metadata()
-            first, last = int(meta["ttp.first_ledger"]), int(meta["ttp.last_ledger"])
-            complete = meta["ttp.complete"] == "true"
+            last = int(meta["ttp.last_ledger"])
+            covs = [stored_coverage(s, key) for s in stores.values()]
+            base = resume_base(covs, rng, last, full_rebuild(context))
             writers = {
-                name: spool.writer(schema, PartitionStats(key, first, last, complete))
+                name: spool.writer(schema, continued_stats(key, rng, last, base, covs))
                 for name, schema in DECODED_TABLES.items()
             }
+            new = None if base is None else ds.field("ledger_sequence") > base
             with partition_failure("decoded_ledgers", key):
                 try:
                     n = decode_raw_batches(
-                        part.batches(["ledger_sequence", "lcm_version", "lcm_xdr"], batch_size=32),
+                        part.batches(RAW_DECODE_COLUMNS, batch_size=32, filter=new),
                         net,
                         DecodeWriters(**writers),
                     )
@@ -109,11 +140,13 @@ def decoded_ledgers(
                     for w in writers.values():
                         w.abort()
                     raise
+            writers["ledgers"].stats.extra["new_ledgers"] = n
             for name, w in writers.items():
                 outs[name][key] = w.close()
             context.log.info(
-                f"decoded {key}: {n} ledgers, {outs['transactions'][key].stats.rows} "
+                f"decoded {key}: {n} new ledgers, {outs['transactions'][key].stats.rows} "
                 f"transactions, {outs['operations'][key].stats.rows} operations"
+                + (f"; ledgers up to {base} kept from the stored partition" if base else "")
             )
     except BaseException:
         for o in outs.values():
