@@ -4,34 +4,40 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .defs.jobs import ALL_ASSETS_JOB, all_assets_job, recheck_job
 from .defs.ledgers.assets import decoded_ledgers, raw_ledgers
 from .defs.ledgers.checks import LEDGER_CHECKS
+from .defs.live.schedules import SCHEDULES, maintenance_job
+from .defs.live.sensors import LiveConfig, ledger_tail
 from .defs.resources import build_resources
 from .defs.ttp.assets import token_transfers
 from .defs.ttp.checks import TTP_CHECKS
 from .defs.warehouse import WarehouseResource
 from .settings import Settings
 
-ALL_ASSETS_JOB = "ttp_all_assets"
-
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     assets = [raw_ledgers, decoded_ledgers, token_transfers]
-    all_assets = dg.define_asset_job(
-        ALL_ASSETS_JOB,
-        selection=dg.AssetSelection.assets(*assets),
-        description="Every asset of the ledger-range partitions, with their checks.",
-    )
     return dg.Definitions(
         assets=assets,
         asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS],
-        jobs=[all_assets],
+        jobs=[all_assets_job, recheck_job, maintenance_job],
+        sensors=[ledger_tail],
+        schedules=SCHEDULES,
         resources={
             **build_resources(settings),
             "warehouse": WarehouseResource(storage_uri=settings.storage_uri),
+            "live": LiveConfig(
+                start_ledger=settings.live_start_ledger,
+                max_ledgers_per_tick=settings.live_max_ledgers_per_tick,
+                partition_width=settings.partition_width,
+            ),
         },
     )
 
 
 defs = build_definitions()
+
+
+__all__ = ["ALL_ASSETS_JOB", "build_definitions", "defs"]

@@ -10,6 +10,8 @@
 | TTP_PARTITION_WIDTH | 1000 | ledgers per partition (see core.ledger_ranges) |
 | TTP_EVENTS_MODE | auto | token-event derivation: auto, derived or unified |
 | TTP_LAKE_WORKERS | 16 | concurrent object fetches from the lake |
+| TTP_LIVE_START_LEDGER | 0 | live tail: first ledger to follow (0: the partition holding the tip) |
+| TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Settings:
     partition_width: int = DEFAULT_WIDTH
     events_mode: str = "auto"
     lake_workers: int = 16
+    live_start_ledger: int = 0
+    live_max_ledgers_per_tick: int = 10_000
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -62,4 +66,8 @@ class Settings:
             partition_width=int(e.get("TTP_PARTITION_WIDTH") or d.partition_width),
             events_mode=e.get("TTP_EVENTS_MODE") or d.events_mode,
             lake_workers=int(e.get("TTP_LAKE_WORKERS") or d.lake_workers),
+            live_start_ledger=int(e.get("TTP_LIVE_START_LEDGER") or d.live_start_ledger),
+            live_max_ledgers_per_tick=int(
+                e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick
+            ),
         )

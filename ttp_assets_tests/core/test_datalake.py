@@ -126,7 +126,7 @@ def test_wrong_network_and_broken_config(tmp_path: Path) -> None:
     with pytest.raises(SourceConfigError, match="missing or invalid field"):
         _ = DataLakeSource(str(lake), TESTNET).config
     (lake / ".config.json").unlink()
-    with pytest.raises(MissingLedgerError, match=r"no .*config\.json"):
+    with pytest.raises(SourceConfigError, match=r"no .*config\.json.*check TTP_LAKE_URI"):
         _ = DataLakeSource(str(lake), TESTNET).config
 
 

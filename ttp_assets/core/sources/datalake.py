@@ -123,7 +123,14 @@ class DataLakeSource:
     def config(self) -> LakeConfig:
         if self._config is None:
             where = self.location.display(".config.json")
-            raw = self._read(".config.json", missing=f"the data lake has no {where}")
+            try:
+                raw = self._read(".config.json", missing=f"the data lake has no {where}")
+            except MissingLedgerError as exc:
+                # No description means no lake here (a wrong TTP_LAKE_URI or a store that is
+                # gone), not a ledger that has yet to be written.
+                raise SourceConfigError(
+                    f"{exc}: check TTP_LAKE_URI and that the store is reachable"
+                ) from exc
             cfg = LakeConfig.parse(raw, where)
             self.network.require_passphrase(cfg.network_passphrase, f"data lake {where}")
             self._config = cfg

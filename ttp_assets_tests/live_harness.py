@@ -1,0 +1,67 @@
+"""Drive the live sensor the way the daemon does: evaluate a tick, apply its partition requests,
+execute its run requests, in process and deterministically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ttp_assets.definitions import ALL_ASSETS_JOB
+from ttp_assets.defs.live.sensors import ledger_tail
+
+
+@dataclass
+class Tick:
+    result: dg.SensorResult | dg.SkipReason
+    cursor: str | None
+    runs: list[dg.ExecuteInProcessResult] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> str | None:
+        if isinstance(self.result, dg.SkipReason):
+            return self.result.skip_message
+        return self.result.skip_reason.skip_message if self.result.skip_reason else None
+
+    @property
+    def requests(self) -> list[dg.RunRequest]:
+        return (
+            [] if isinstance(self.result, dg.SkipReason) else list(self.result.run_requests or [])
+        )
+
+
+class LiveDriver:
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance | None = None):
+        self.defs = defs
+        self.instance = instance or dg.DagsterInstance.ephemeral()
+        self.cursor: str | None = None
+
+    def tick(self, execute: bool = True) -> Tick:
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            definitions=self.defs,
+            resources=self.defs.resources,
+        )
+        result = ledger_tail(context)
+        tick = Tick(result, self.cursor)
+        if isinstance(result, dg.SensorResult):
+            if result.cursor is not None:
+                self.cursor = result.cursor
+            for req in result.dynamic_partitions_requests or []:
+                self.instance.add_dynamic_partitions(
+                    req.partitions_def_name, list(req.partition_keys)
+                )
+            if execute:
+                job = self.defs.resolve_job_def(ALL_ASSETS_JOB)
+                for req in result.run_requests or []:
+                    tick.runs.append(
+                        job.execute_in_process(
+                            instance=self.instance,
+                            partition_key=req.partition_key,
+                            tags=dict(req.tags),
+                            raise_on_error=False,
+                        )
+                    )
+        tick.cursor = self.cursor
+        return tick
