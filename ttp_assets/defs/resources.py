@@ -6,8 +6,10 @@ import dagster as dg
 from pydantic import Field
 
 from ..core.network import Network, resolve_network
-from ..core.sources.base import LedgerSource
+from ..core.sources.base import LedgerSource, SourceConfigError
+from ..core.sources.combined import LakeThenRpcSource
 from ..core.sources.datalake import DataLakeSource
+from ..core.sources.rpc import MAX_PAGE_LIMIT, RpcSource, RpcTimeout
 from ..core.storage.location import PUBNET_PUBLIC_LAKE
 from ..settings import Settings
 from .io_managers import DeltaIOManager, ParquetIOManager
@@ -29,11 +31,33 @@ class LedgerSourceResource(dg.ConfigurableResource):
     lake_uri: str = Field(default=PUBNET_PUBLIC_LAKE, description="SEP-54 data lake location")
     rpc_url: str = Field(default="", description="Stellar RPC endpoint")
     lake_workers: int = Field(default=16, description="Concurrent lake object fetches")
+    rpc_page_limit: int = Field(
+        default=MAX_PAGE_LIMIT, description="Ledgers per getLedgers request (1-200)"
+    )
+    rpc_connect_timeout_s: float = Field(default=5.0, description="RPC connect timeout (s)")
+    rpc_read_timeout_s: float = Field(default=60.0, description="RPC response read timeout (s)")
 
     def open(self, network: Network) -> LedgerSource:
         if self.kind == "lake":
             return DataLakeSource(self.lake_uri, network, max_workers=self.lake_workers)
-        raise NotImplementedError(f"ledger source kind {self.kind!r} is not available yet")
+        if self.kind in ("rpc", "lake+rpc"):
+            if not self.rpc_url:
+                raise SourceConfigError(
+                    f"ledger source kind {self.kind!r} needs an RPC endpoint (TTP_RPC_URL)"
+                )
+            rpc = RpcSource(
+                self.rpc_url,
+                network,
+                page_limit=self.rpc_page_limit,
+                timeout=RpcTimeout(self.rpc_connect_timeout_s, self.rpc_read_timeout_s),
+            )
+            if self.kind == "rpc":
+                return rpc
+            lake = DataLakeSource(self.lake_uri, network, max_workers=self.lake_workers)
+            return LakeThenRpcSource(lake, rpc)
+        raise SourceConfigError(
+            f"unknown ledger source kind {self.kind!r}: expected lake, rpc or lake+rpc"
+        )
 
 
 class TokenEventsConfig(dg.ConfigurableResource):
