@@ -6,15 +6,19 @@ Layout::
     <root>/<table>/partition_key=<key>/*.parquet     data files (written by delta-rs)
     <root>/<table>/_ttp_partitions/<key>.json        what each committed partition covers
 
-Writing the partitions of a run is ONE Delta commit: ``overwrite`` with the predicate
-``partition_key IN (...)``, so exactly those partitions are replaced, atomically; readers see the
-previous version until the commit lands, a writer killed midway leaves only unreferenced files.
-Runs on other partitions commit concurrently (delta-rs resolves disjoint conflicts); two runs on
-the same partition conflict, and the loser retries on the new version, so a partition never
-holds both runs' rows.
+Writing the partitions of a run is ONE Delta commit: each partition's rows are written by
+pyarrow as a new Parquet file (in the order given, which is ledger order), and one transaction
+removes the partitions' current files and adds the new ones. Readers see the previous version
+until the commit lands; a writer killed midway leaves only files no version references (vacuum
+removes them). delta-rs's own writer is not used for data because it does not keep row order.
+An incremental write (``keep_through``) rewrites the partition as the stored rows up to that
+ledger followed by the new ones, exactly like the Parquet store.
 
-On S3, delta-rs 1.x makes the commit file with a conditional put (``If-None-Match``), which AWS
-S3 and most compatible servers support; no lock table is needed.
+Runs on other partitions commit concurrently (delta-rs rebases commits that touch other files);
+two runs replacing the same partition conflict on the files they both remove, and the loser
+rewrites its file from the new version and commits again, so a partition never holds both
+runs' rows. On S3, delta-rs 1.x makes the commit file with a conditional put
+(``If-None-Match``), which AWS S3 and most compatible servers support; no lock table is needed.
 
 Delta has no unsigned integers and stores microsecond timestamps, so columns are widened on the
 way in (uint8/16/32 to the next signed type, uint64 to decimal(20,0), timestamp[s] to [us]) and
@@ -33,8 +37,12 @@ whose coverage is never larger than the new one: readers err on the side of "inc
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import itertools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -43,11 +51,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction
 
 from ..ledger_ranges import parse_key
 from .location import Location
+from .parquet_store import ROW_GROUP_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +98,6 @@ class PartitionWrite:
     # incremental update of an open partition); None replaces the whole partition.
     keep_through: int | None = None
 
-    def predicate(self) -> str:
-        key = f"{PARTITION_COLUMN} = {self.key!r}"
-        if self.keep_through is None:
-            return key
-        return f"({key} AND ledger_sequence > {int(self.keep_through)})"
-
 
 class DeltaPartitionStore:
     """Partitions of one table stored as a Delta table under ``location``."""
@@ -115,13 +120,56 @@ class DeltaPartitionStore:
         return self.location.display(self.table, f"{PARTITION_COLUMN}={key}")
 
     # -- writing ---------------------------------------------------------------------------
-    def _physical(self, key: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            if not batch.num_rows:
-                continue
-            cols = [col.cast(self.physical.field(i).type) for i, col in enumerate(batch.columns)]
-            cols.append(pa.array([key] * batch.num_rows, pa.string()))
-            yield pa.RecordBatch.from_arrays(cols, schema=self.physical)
+    def _ensure_table(self) -> DeltaTable:
+        try:
+            return self._table()
+        except TableNotFoundError:
+            return DeltaTable.create(
+                self.uri,
+                self.physical,
+                mode="ignore",
+                partition_by=[PARTITION_COLUMN],
+                storage_options=self.storage_options,
+            )
+
+    def _data_file(self, key: str, batches: Iterable[pa.RecordBatch]) -> AddAction | None:
+        """Write one partition's rows as a new data file; None when there are no rows."""
+        data_schema = self.physical.remove(self.physical.get_field_index(PARTITION_COLUMN))
+        rel = f"{PARTITION_COLUMN}={key}/part-{uuid.uuid4().hex}.zstd.parquet"
+        path = self.location.path(self.table, rel)
+        fs = self.location.fs
+        if self.location.is_local:
+            fs.create_dir(self.location.path(self.table, f"{PARTITION_COLUMN}={key}"))
+        stats = _FileStats(data_schema)
+        try:
+            with fs.open_output_stream(path, compression=None) as sink:
+                writer = pq.ParquetWriter(sink, data_schema, compression="zstd")
+                try:
+                    for batch in batches:
+                        if batch.num_rows:
+                            cols = [
+                                c.cast(data_schema.field(i).type)
+                                for i, c in enumerate(batch.columns)
+                            ]
+                            out = pa.RecordBatch.from_arrays(cols, schema=data_schema)
+                            writer.write_batch(out, row_group_size=ROW_GROUP_ROWS)
+                            stats.update(out)
+                finally:
+                    writer.close()
+        except BaseException:
+            _delete_quietly(fs, path)
+            raise
+        if stats.rows == 0:
+            _delete_quietly(fs, path)
+            return None
+        return AddAction(
+            path=rel,
+            size=fs.get_file_info(path).size,
+            partition_values={PARTITION_COLUMN: key},
+            modification_time=int(time.time() * 1000),
+            data_change=True,
+            stats=stats.json(),
+        )
 
     def write(self, parts: list[PartitionWrite]) -> int:
         """Replace exactly ``parts`` in one commit; returns the new table version."""
@@ -129,24 +177,31 @@ class DeltaPartitionStore:
             raise ValueError("nothing to write")
         keys = [p.key for p in parts]
         for k in keys:
-            parse_key(k)  # keys go into a SQL predicate: only well-formed range keys pass
-        if all(p.keep_through is None for p in parts):
-            predicate = f"{PARTITION_COLUMN} IN ({', '.join(repr(k) for k in keys)})"
-        else:
-            predicate = " OR ".join(p.predicate() for p in parts)
+            parse_key(k)  # keys name folders: only well-formed range keys pass
         coverage = {p.key: p.metadata for p in parts}
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            reader = pa.RecordBatchReader.from_batches(
-                self.physical, (b for p in parts for b in self._physical(p.key, p.batches()))
-            )
+            table = self._ensure_table()
+            current = self._files(table, set(keys))
+            adds: list[AddAction] = []
             try:
-                write_deltalake(
-                    self.uri,
-                    reader,
-                    mode="overwrite",
-                    predicate=predicate,
+                for p in parts:
+                    rows: Iterable[pa.RecordBatch] = p.batches()
+                    if p.keep_through is not None:
+                        kept = ds.field("ledger_sequence") <= p.keep_through
+                        rows = itertools.chain(self._read(table, p.key, None, 65536, kept), rows)
+                    add = self._data_file(p.key, rows)
+                    if add is not None:
+                        adds.append(add)
+                now = int(time.time() * 1000)
+                removes = [
+                    RemoveAction(f.path, True, now, f.size, {PARTITION_COLUMN: f.key})
+                    for f in current
+                ]
+                table.create_write_transaction(
+                    [*removes, *adds],
+                    mode="append",
+                    schema=self.physical,
                     partition_by=[PARTITION_COLUMN],
-                    storage_options=self.storage_options,
                     commit_properties=CommitProperties(
                         custom_metadata={"ttp.partitions": json.dumps(sorted(keys))},
                         max_commit_retries=10,
@@ -154,6 +209,7 @@ class DeltaPartitionStore:
                 )
                 break
             except CommitFailedError as exc:
+                self._discard(adds)
                 if attempt == COMMIT_ATTEMPTS:
                     raise
                 log.warning(
@@ -165,6 +221,9 @@ class DeltaPartitionStore:
                         "error": str(exc)[:200],
                     },
                 )
+            except BaseException:
+                self._discard(adds)
+                raise
         version = self._table().version()
         counts = self.row_counts()
         for key, meta in coverage.items():
@@ -177,6 +236,10 @@ class DeltaPartitionStore:
             extra={"table": self.table, "partitions": keys, "version": version},
         )
         return version
+
+    def _discard(self, adds: list[AddAction]) -> None:
+        for a in adds:
+            _delete_quietly(self.location.fs, self.location.path(self.table, a.path))
 
     def _coverage_path(self, key: str) -> str:
         return self.location.path(self.table, COVERAGE_DIR, f"{key}.json")
@@ -218,10 +281,6 @@ class DeltaPartitionStore:
         with self.location.fs.open_input_stream(self._coverage_path(key), compression=None) as f:
             return json.loads(f.read())
 
-    def dataset(self) -> ds.Dataset:
-        """The current version as a pyarrow dataset (physical schema), read by pyarrow."""
-        return self._dataset(self._table())
-
     def batches(
         self,
         key: str,
@@ -229,72 +288,161 @@ class DeltaPartitionStore:
         batch_size: int = 65536,
         filter: ds.Expression | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """A partition's rows in ledger order, from one table version.
+        """A partition's rows in ledger order, from the table version current at the call.
 
-        Each data file holds a contiguous run of ledgers in order (one commit's rows, split by
-        size), so files are read one after the other by their first ledger; a continued
-        partition has one file per increment and a plain dataset scan would interleave them.
+        The file list is resolved here, eagerly; only pyarrow reads happen while iterating.
         """
         if not self.table_exists():
-            return
-        table = self._table()
-        dataset = self._dataset(table)
-        firsts = self._first_ledgers(table, key)
-        fragments = sorted(
-            dataset.get_fragments(filter=ds.field(PARTITION_COLUMN) == key),
-            key=lambda f: firsts.get(f.path, 0),
-        )
+            return iter(())
+        return self._read(self._table(), key, columns, batch_size, filter)
+
+    def _read(
+        self,
+        table: DeltaTable,
+        key: str,
+        columns: list[str] | None,
+        batch_size: int,
+        filter: ds.Expression | None,
+    ) -> Iterator[pa.RecordBatch]:
+        # The files of the partition, straight from the log, read one after the other by their
+        # first ledger (a partition is normally one file written in ledger order). delta-rs's
+        # to_pyarrow_dataset is not used here: it turns file statistics into guard expressions
+        # that can exclude a file from a filtered scan.
+        files = sorted(self._files(table, {key}), key=lambda f: f.first_ledger)
+        data_schema = self.physical.remove(self.physical.get_field_index(PARTITION_COLUMN))
         cols = columns or self.schema.names
         target = pa.schema([self.schema.field(c) for c in cols])
-        for fragment in fragments:
-            for batch in fragment.to_batches(
-                schema=dataset.schema, columns=cols, filter=filter, batch_size=batch_size
-            ):
-                if batch.num_rows:
-                    yield pa.RecordBatch.from_arrays(
-                        [col.cast(target.field(i).type) for i, col in enumerate(batch.columns)],
-                        schema=target,
-                    )
+        paths = [self.location.path(self.table, f.path) for f in files]
 
-    def _dataset(self, table: DeltaTable) -> ds.Dataset:
-        sub = pafs.SubTreeFileSystem(self.location.path(self.table), self.location.fs)
-        return table.to_pyarrow_dataset(filesystem=sub)
+        def read() -> Iterator[pa.RecordBatch]:
+            for path in paths:
+                dataset = ds.dataset(
+                    path, format="parquet", filesystem=self.location.fs, schema=data_schema
+                )
+                for batch in dataset.to_batches(columns=cols, filter=filter, batch_size=batch_size):
+                    if batch.num_rows:
+                        yield pa.RecordBatch.from_arrays(
+                            [c.cast(target.field(i).type) for i, c in enumerate(batch.columns)],
+                            schema=target,
+                        )
+
+        return read()
 
     @staticmethod
-    def _first_ledgers(table: DeltaTable, key: str) -> dict[str, int]:
+    def _files(table: DeltaTable, keys: set[str] | None = None) -> list[_DataFile]:
+        """The current data files (of ``keys`` only, when given)."""
         actions = pa.table(table.get_add_actions(flatten=True))
-        part = f"partition.{PARTITION_COLUMN}"
-        out = {}
-        for path, k, first in zip(
+        names = actions.column_names
+        firsts = (
+            actions.column("min.ledger_sequence").to_pylist()
+            if "min.ledger_sequence" in names
+            else [None] * actions.num_rows
+        )
+        out = []
+        for path, key, size, first in zip(
             actions.column("path").to_pylist(),
-            actions.column(part).to_pylist(),
-            actions.column("min.ledger_sequence").to_pylist(),
+            actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            firsts,
             strict=True,
         ):
-            if k == key:
-                out[path] = first or 0
+            if keys is None or key in keys:
+                out.append(_DataFile(path, key, size, first or 0))
         return out
 
     def row_counts(self) -> dict[str, int]:
-        """Rows per partition in the current version."""
+        """Rows per partition in the current version (from the log's file statistics)."""
         if not self.table_exists():
             return {}
-        t = self.dataset().to_table(columns=[PARTITION_COLUMN])
-        counts = pc.value_counts(t.column(PARTITION_COLUMN)).to_pylist()
-        return {c["values"]: c["counts"] for c in counts}
+        actions = pa.table(self._table().get_add_actions(flatten=True))
+        counts: dict[str, int] = {}
+        for key, n in zip(
+            actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
+            actions.column("num_records").to_pylist(),
+            strict=True,
+        ):
+            counts[key] = counts.get(key, 0) + (n or 0)
+        return counts
 
     def partition_bytes(self, keys: list[str]) -> dict[str, int]:
         """Bytes of the current data files of each partition."""
         if not self.table_exists():
             return {}
-        actions = self._table().get_add_actions(flatten=True)
-        table = pa.table(actions)
-        col = f"partition.{PARTITION_COLUMN}"
-        wanted = set(keys)
         out: dict[str, int] = {}
-        for key, size in zip(
-            table.column(col).to_pylist(), table.column("size_bytes").to_pylist(), strict=True
-        ):
-            if key in wanted:
-                out[key] = out.get(key, 0) + size
+        for f in self._files(self._table(), set(keys)):
+            out[f.key] = out.get(f.key, 0) + f.size
         return out
+
+    def files_per_partition(self) -> dict[str, int]:
+        """Data files of each partition in the current version."""
+        if not self.table_exists():
+            return {}
+        counts: dict[str, int] = {}
+        for f in self._files(self._table()):
+            counts[f.key] = counts.get(f.key, 0) + 1
+        return counts
+
+
+@dataclass(frozen=True)
+class _DataFile:
+    path: str
+    key: str
+    size: int
+    first_ledger: int
+
+
+class _FileStats:
+    """Delta file statistics: row and null counts, and min/max of every column whose Delta
+    encoding is plain (integers, floats, strings, timestamps as ISO-8601 UTC microseconds).
+
+    Readers prune files by these; delta-rs even treats a column without min/max as "no value
+    can match", so every column that can carry bounds does.
+    """
+
+    def __init__(self, schema: pa.Schema):
+        self.rows = 0
+        self.names = schema.names
+        self.bounded = [
+            f.name
+            for f in schema
+            if pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_string(f.type)
+            or pa.types.is_timestamp(f.type)
+        ]
+        self.nulls = dict.fromkeys(self.names, 0)
+        self.mins: dict[str, object] = {}
+        self.maxs: dict[str, object] = {}
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name in self.names:
+            self.nulls[name] += batch.column(name).null_count
+        for name in self.bounded:
+            mm = pc.min_max(batch.column(name))
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            if lo is None:
+                continue
+            self.mins[name] = lo if name not in self.mins else min(self.mins[name], lo)  # type: ignore[type-var]
+            self.maxs[name] = hi if name not in self.maxs else max(self.maxs[name], hi)  # type: ignore[type-var]
+
+    @staticmethod
+    def _json_value(v: object) -> object:
+        if isinstance(v, datetime.datetime):
+            return v.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return v
+
+    def json(self) -> str:
+        return json.dumps(
+            {
+                "numRecords": self.rows,
+                "minValues": {k: self._json_value(v) for k, v in self.mins.items()},
+                "maxValues": {k: self._json_value(v) for k, v in self.maxs.items()},
+                "nullCount": self.nulls,
+            }
+        )
+
+
+def _delete_quietly(fs: pafs.FileSystem, path: str) -> None:
+    with contextlib.suppress(OSError):
+        fs.delete_file(path)

@@ -1,9 +1,11 @@
 """Keeping storage tidy: Delta compaction, checkpoints and vacuum; stale staging and spools.
 
-The live tail commits an open partition every tick, which leaves many small Delta files and
-log entries; compaction rewrites them into few (a new version, same rows), a checkpoint makes
-the log fast to load, and vacuum removes files no version younger than the retention needs.
-Readers of older versions within the retention keep working.
+The live tail commits an open partition every tick: each commit replaces the partition's file,
+so superseded files and log entries pile up. A checkpoint makes the log fast to load, and
+vacuum removes the files no version within the retention needs (readers of those versions
+keep working). A partition is one file by construction; should one ever hold several, it is
+rewritten as one through the store (delta-rs's ``optimize.compact`` would merge files in no
+particular row order, and partitions promise rows in ledger order).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 
 from .catalog import TABLE_FORMATS
-from .delta_store import DeltaPartitionStore
+from .delta_store import DeltaPartitionStore, PartitionWrite
 from .location import Location
 from .parquet_store import STAGING
 from .spool import spool_root
@@ -24,8 +26,9 @@ from .spool import spool_root
 @dataclass
 class MaintenanceReport:
     table: str
-    files_added: int = 0
-    files_removed: int = 0
+    partitions_compacted: int = 0
+    files_before: int = 0
+    files_after: int = 0
     vacuumed: int = 0
     version: int | None = None
 
@@ -34,10 +37,18 @@ def compact_delta(store: DeltaPartitionStore, retention_hours: int) -> Maintenan
     report = MaintenanceReport(store.table)
     if not store.table_exists():
         return report
+    files = store.files_per_partition()
+    report.files_before = sum(files.values())
+    for key, count in sorted(files.items()):
+        if count > 1:
+            meta = {
+                k: v
+                for k, v in store.file_metadata(key).items()
+                if k not in ("ttp.delta_version", "ttp.rows")
+            }
+            store.write([PartitionWrite(key, lambda k=key: store.batches(k), meta)])
+            report.partitions_compacted += 1
     table = store._table()
-    metrics = table.optimize.compact()
-    report.files_added = int(metrics.get("numFilesAdded", 0))
-    report.files_removed = int(metrics.get("numFilesRemoved", 0))
     table.create_checkpoint()
     report.vacuumed = len(
         table.vacuum(
@@ -45,6 +56,7 @@ def compact_delta(store: DeltaPartitionStore, retention_hours: int) -> Maintenan
         )
     )
     table.cleanup_metadata()
+    report.files_after = sum(store.files_per_partition().values())
     report.version = table.version()
     return report
 
