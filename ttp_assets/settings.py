@@ -10,6 +10,8 @@
 | TTP_PARTITION_WIDTH | 1000 | ledgers per partition (see core.ledger_ranges) |
 | TTP_EVENTS_MODE | auto | token-event derivation: auto, derived or unified |
 | TTP_LAKE_WORKERS | 16 | concurrent object fetches from the lake |
+| TTP_RPC_TIMEOUT_S | 60 | RPC response timeout, seconds |
+| TTP_SOURCE_RETRY_ATTEMPTS | 5 | attempts per lake/RPC request on transient failures |
 | TTP_LIVE_START_LEDGER | 0 | live tail: first ledger to follow (0: the partition holding the tip) |
 | TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
 """
@@ -37,6 +39,8 @@ class Settings:
     partition_width: int = DEFAULT_WIDTH
     events_mode: str = "auto"
     lake_workers: int = 16
+    rpc_timeout_s: float = 60.0
+    source_retry_attempts: int = 5
     live_start_ledger: int = 0
     live_max_ledgers_per_tick: int = 10_000
 
@@ -47,6 +51,8 @@ class Settings:
             raise ValueError(f"TTP_EVENTS_MODE must be one of {EVENT_MODES}")
         if self.partition_width < 1:
             raise ValueError("TTP_PARTITION_WIDTH must be a positive number of ledgers")
+        if self.source_retry_attempts < 1:
+            raise ValueError("TTP_SOURCE_RETRY_ATTEMPTS must be at least 1")
         if "rpc" in self.source and not self.rpc_url:
             raise ValueError(f"TTP_SOURCE={self.source} needs TTP_RPC_URL")
 
@@ -66,6 +72,10 @@ class Settings:
             partition_width=int(e.get("TTP_PARTITION_WIDTH") or d.partition_width),
             events_mode=e.get("TTP_EVENTS_MODE") or d.events_mode,
             lake_workers=int(e.get("TTP_LAKE_WORKERS") or d.lake_workers),
+            rpc_timeout_s=float(e.get("TTP_RPC_TIMEOUT_S") or d.rpc_timeout_s),
+            source_retry_attempts=int(
+                e.get("TTP_SOURCE_RETRY_ATTEMPTS") or d.source_retry_attempts
+            ),
             live_start_ledger=int(e.get("TTP_LIVE_START_LEDGER") or d.live_start_ledger),
             live_max_ledgers_per_tick=int(
                 e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick

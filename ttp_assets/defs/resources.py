@@ -9,6 +9,7 @@ from ..core.network import Network, resolve_network
 from ..core.sources.base import LedgerSource, SourceConfigError
 from ..core.sources.combined import LakeThenRpcSource
 from ..core.sources.datalake import DataLakeSource
+from ..core.sources.retry import RetryPolicy
 from ..core.sources.rpc import MAX_PAGE_LIMIT, RpcSource, RpcTimeout
 from ..core.storage.location import PUBNET_PUBLIC_LAKE
 from ..settings import Settings
@@ -36,10 +37,16 @@ class LedgerSourceResource(dg.ConfigurableResource):
     )
     rpc_connect_timeout_s: float = Field(default=5.0, description="RPC connect timeout (s)")
     rpc_read_timeout_s: float = Field(default=60.0, description="RPC response read timeout (s)")
+    retry_attempts: int = Field(
+        default=5, description="Attempts per request on transient failures (lake and RPC)"
+    )
 
     def open(self, network: Network) -> LedgerSource:
+        retry = RetryPolicy(attempts=self.retry_attempts)
         if self.kind == "lake":
-            return DataLakeSource(self.lake_uri, network, max_workers=self.lake_workers)
+            return DataLakeSource(
+                self.lake_uri, network, max_workers=self.lake_workers, retry=retry
+            )
         if self.kind in ("rpc", "lake+rpc"):
             if not self.rpc_url:
                 raise SourceConfigError(
@@ -50,10 +57,13 @@ class LedgerSourceResource(dg.ConfigurableResource):
                 network,
                 page_limit=self.rpc_page_limit,
                 timeout=RpcTimeout(self.rpc_connect_timeout_s, self.rpc_read_timeout_s),
+                retry=retry,
             )
             if self.kind == "rpc":
                 return rpc
-            lake = DataLakeSource(self.lake_uri, network, max_workers=self.lake_workers)
+            lake = DataLakeSource(
+                self.lake_uri, network, max_workers=self.lake_workers, retry=retry
+            )
             return LakeThenRpcSource(lake, rpc)
         raise SourceConfigError(
             f"unknown ledger source kind {self.kind!r}: expected lake, rpc or lake+rpc"
@@ -75,6 +85,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             lake_uri=settings.lake_uri,
             rpc_url=settings.rpc_url,
             lake_workers=settings.lake_workers,
+            rpc_read_timeout_s=settings.rpc_timeout_s,
+            retry_attempts=settings.source_retry_attempts,
         ),
         "token_events": TokenEventsConfig(mode=settings.events_mode),
         "parquet_io_manager": ParquetIOManager(storage_uri=settings.storage_uri),

@@ -1,0 +1,148 @@
+"""The live tail over Stellar RPC: the tip advances on a real JSON-RPC server on loopback, the
+sensor's ticks register partitions and their runs land the token events; outages lose nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ttp_assets.core.storage.catalog import TABLE_FORMATS, open_store
+from ttp_assets.core.storage.location import open_location
+from ttp_assets.definitions import build_definitions
+from ttp_assets.settings import Settings
+from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST, check_results, materialize
+from ttp_assets_tests.live_harness import LiveDriver
+from ttp_assets_tests.rpc_server import RpcTestServer
+from ttp_assets_tests.shared_data import lake_dir
+
+W = 32
+P0 = "0001410048-0001410079"
+
+
+@pytest.fixture
+def rpc() -> Iterator[RpcTestServer]:
+    with RpcTestServer.from_lake("testnet-2022") as server:
+        yield server
+
+
+def rpc_settings(storage: Path, url: str, **kw: object) -> Settings:
+    return Settings(
+        network="testnet",
+        source="rpc",
+        rpc_url=url,
+        storage_uri=str(storage),
+        partition_width=W,
+        source_retry_attempts=1,  # a failing tick gives up at once; the next tick retries
+        rpc_timeout_s=0.5,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def table(storage: Path, name: str) -> pa.Table:
+    store = open_store(open_location(str(storage)), name)
+    parts = [
+        pa.Table.from_batches(list(store.batches(k)), schema=store.schema)
+        for k in store.committed_keys()
+    ]
+    return pa.concat_tables(parts)
+
+
+def events_through(storage: Path) -> int:
+    store = open_store(open_location(str(storage)), "ttp_events")
+    return max(int(store.file_metadata(k)["ttp.last_ledger"]) for k in store.committed_keys())
+
+
+def test_live_tail_follows_the_rpc_tip(rpc: RpcTestServer, tmp_path: Path) -> None:
+    storage = tmp_path / "store"
+    driver = LiveDriver(
+        build_definitions(rpc_settings(storage, rpc.url, live_max_ledgers_per_tick=60))
+    )
+    rpc.advance_to(TESTNET_FIRST + 12)
+    t1 = driver.tick()
+    # Default start: the partition holding the tip, from its first ledger.
+    assert [r.partition_key for r in t1.requests] == [P0]
+    assert all(r.success for r in t1.runs) and all(check_results(t1.runs[0]).values())
+    assert events_through(storage) == TESTNET_FIRST + 12
+
+    rpc.reset_counts()
+    t2 = driver.tick()
+    assert t2.requests == [] and "no new ledgers" in (t2.skipped or "")
+    assert rpc.count("getLedgers") == 0  # an idle tick asks for the tip only
+
+    rpc.advance_to(TESTNET_FIRST + 20)
+    rpc.fail_always("http503")  # an outage: the tip cannot be read
+    t3 = driver.tick()
+    assert t3.requests == [] and "cannot read the tip" in (t3.skipped or "")
+    assert t3.cursor == t2.cursor
+    rpc.clear_faults()
+
+    rpc.fail_next(1, "timeout")  # a hung request: the client gives up after its timeout
+    t4 = driver.tick()
+    assert t4.requests == [] and "cannot read the tip" in (t4.skipped or "")
+    rpc.release()
+
+    rpc.advance_to(TESTNET_LAST)
+    covered = []
+    while True:
+        t = driver.tick()
+        if not t.requests:
+            break
+        assert all(r.success for r in t.runs)
+        assert all(all(check_results(r).values()) for r in t.runs)
+        covered.append(json.loads(t.cursor)["last"])
+    assert covered == [TESTNET_FIRST + 72, TESTNET_FIRST + 132, TESTNET_LAST]
+    assert events_through(storage) == TESTNET_LAST
+
+    # The same as materializing the lake at once, raw XDR included, byte for byte.
+    once = tmp_path / "once"
+    lake = Settings(
+        network="testnet",
+        lake_uri=str(lake_dir("testnet-2022")),
+        storage_uri=str(once),
+        partition_width=W,
+    )
+    assert materialize(lake, TESTNET_FIRST, TESTNET_LAST).success
+    for name in TABLE_FORMATS:
+        assert table(storage, name).equals(table(once, name)), name
+
+
+def test_open_partition_runs_fetch_only_new_ledgers(rpc: RpcTestServer, tmp_path: Path) -> None:
+    driver = LiveDriver(build_definitions(rpc_settings(tmp_path, rpc.url)))
+    previous = TESTNET_FIRST + 10
+    rpc.advance_to(previous)
+    assert all(r.success for r in driver.tick().runs)
+    for tip in (TESTNET_FIRST + 13, TESTNET_FIRST + 14, TESTNET_FIRST + 20):
+        rpc.advance_to(tip)
+        rpc.reset_counts()
+        tick = driver.tick()
+        (run,) = tick.runs
+        assert run.success
+        assert json.loads(tick.cursor)["last"] == tip
+        new = {
+            e.materialization.asset_key.to_user_string(): e.materialization.metadata[
+                "new_ledgers"
+            ].value
+            for e in run.get_asset_materialization_events()
+            if "new_ledgers" in e.materialization.metadata
+        }
+        assert new == dict.fromkeys(("raw_ledgers", "ledgers", "ttp_events"), tip - previous)
+        assert rpc.count("getLedgers") == 1  # one page holds the few new ledgers
+        previous = tip
+
+
+def test_a_start_outside_the_rpc_window_fails_clearly(rpc: RpcTestServer, tmp_path: Path) -> None:
+    rpc.set_oldest(TESTNET_FIRST + 40)
+    driver = LiveDriver(
+        build_definitions(rpc_settings(tmp_path, rpc.url, live_start_ledger=TESTNET_FIRST))
+    )
+    tick = driver.tick()
+    failed = [r for r in tick.runs if not r.success]
+    assert failed, "ledgers older than the RPC retention window cannot be fetched"
+    from ttp_assets_tests.harness import failure_messages
+
+    text = "\n".join(m for r in failed for m in failure_messages(r))
+    assert "1410048" in text and "retention window" in text
