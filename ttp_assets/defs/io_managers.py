@@ -8,19 +8,15 @@ on its own. Inputs are :class:`PartitionedInput` objects that stream on demand.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.dataset as ds
 
-from ..core import schemas
+from ..core.storage.catalog import open_store
 from ..core.storage.delta_store import DeltaPartitionStore, PartitionWrite
 from ..core.storage.location import open_location
 from ..core.storage.parquet_store import ParquetPartitionStore
-from ..core.storage.partitions_reader import PartitionedInput
+from ..core.storage.partitions_reader import PartitionedInput, PartitionStore
 from ..core.storage.spool import PartitionedOutput, SpooledPartition
 
 
@@ -70,40 +66,33 @@ def record_metadata(
     )
 
 
-class ParquetIOManager(dg.ConfigurableIOManager):
-    """One Parquet file per ledger-range partition under ``storage_uri/<asset>/``."""
+class _PartitionedIOManager(dg.ConfigurableIOManager):
+    """Commits a :class:`PartitionedOutput` partition by partition; loads partitions lazily."""
 
     storage_uri: str
 
-    def store(self, table: str) -> ParquetPartitionStore:
-        return ParquetPartitionStore(
-            open_location(self.storage_uri), table, schemas.schema_for(table)
-        )
+    def store(self, table: str) -> PartitionStore:
+        return open_store(open_location(self.storage_uri), table)
+
+    def _commit(
+        self, context: dg.OutputContext, store: PartitionStore, obj: PartitionedOutput
+    ) -> dict[str, tuple[str, int]]:
+        """Write every partition of ``obj``; returns {key: (location, bytes)}."""
+        raise NotImplementedError
 
     def handle_output(self, context: dg.OutputContext, obj: PartitionedOutput) -> None:
+        asset = context.asset_key.to_user_string()
         if not isinstance(obj, PartitionedOutput):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected PartitionedOutput")
+            raise TypeError(f"{asset}: expected PartitionedOutput, got {type(obj).__name__}")
         expected = set(context.asset_partition_keys)
         if set(obj) != expected:
             obj.discard()
             raise ValueError(
-                f"{context.asset_key.to_user_string()}: output covers partitions {sorted(obj)} "
-                f"but the run is for {sorted(expected)}"
+                f"{asset}: output covers partitions {sorted(obj)} but the run is for "
+                f"{sorted(expected)}"
             )
-        store = self.store(_table(context))
-        written: dict[str, tuple[str, int]] = {}
         try:
-            for key, part in obj.items():
-                batches: Iterable[pa.RecordBatch] = part.batches()
-                base = part.stats.base_ledger
-                if base is not None:
-                    # Incremental: the stored rows up to base, then the new ledgers' rows.
-                    prefix = store.batches(key, filter=ds.field("ledger_sequence") <= base)
-                    batches = itertools.chain(prefix, batches)
-                res = store.write(key, batches, part.stats.file_metadata())
-                part.stats.rows = res.rows
-                written[key] = (res.path, res.bytes)
-                part.discard()
+            written = self._commit(context, self.store(_table(context)), obj)
         finally:
             obj.discard()
         record_metadata(context, obj, written)
@@ -112,47 +101,46 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return PartitionedInput(self.store(_table(context)), list(context.asset_partition_keys))
 
 
-class DeltaIOManager(dg.ConfigurableIOManager):
-    """One Delta table per asset under ``storage_uri/<asset>/``, partitioned by range key.
+class ParquetIOManager(_PartitionedIOManager):
+    """One Parquet file per ledger-range partition under ``storage_uri/<asset>/``, each
+    replaced atomically on its own (see ``core.storage.parquet_store``)."""
 
-    The partitions of a run are replaced in one atomic commit (see ``core.storage.delta_store``).
-    """
+    def _commit(
+        self, context: dg.OutputContext, store: PartitionStore, obj: PartitionedOutput
+    ) -> dict[str, tuple[str, int]]:
+        assert isinstance(store, ParquetPartitionStore)
+        written = {}
+        for key, part in obj.items():
+            res = store.write(
+                key,
+                part.batches(),
+                part.stats.file_metadata(),
+                keep_through=part.stats.base_ledger,
+            )
+            part.stats.rows = res.rows
+            written[key] = (res.path, res.bytes)
+            part.discard()
+        return written
 
-    storage_uri: str
 
-    def store(self, table: str) -> DeltaPartitionStore:
-        return DeltaPartitionStore(
-            open_location(self.storage_uri), table, schemas.schema_for(table)
+class DeltaIOManager(_PartitionedIOManager):
+    """One Delta table per asset under ``storage_uri/<asset>/``, partitioned by range key; the
+    partitions of a run are replaced in one atomic commit (see ``core.storage.delta_store``)."""
+
+    def _commit(
+        self, context: dg.OutputContext, store: PartitionStore, obj: PartitionedOutput
+    ) -> dict[str, tuple[str, int]]:
+        assert isinstance(store, DeltaPartitionStore)
+        version = store.write(
+            [
+                PartitionWrite(
+                    key, part.batches, part.stats.file_metadata(), part.stats.base_ledger
+                )
+                for key, part in obj.items()
+            ]
         )
-
-    def handle_output(self, context: dg.OutputContext, obj: PartitionedOutput) -> None:
-        if not isinstance(obj, PartitionedOutput):
-            raise TypeError(f"{context.asset_key.to_user_string()}: expected PartitionedOutput")
-        expected = set(context.asset_partition_keys)
-        if set(obj) != expected:
-            obj.discard()
-            raise ValueError(
-                f"{context.asset_key.to_user_string()}: output covers partitions {sorted(obj)} "
-                f"but the run is for {sorted(expected)}"
-            )
-        store = self.store(_table(context))
-        try:
-            version = store.write(
-                [
-                    PartitionWrite(
-                        key, part.batches, part.stats.file_metadata(), part.stats.base_ledger
-                    )
-                    for key, part in obj.items()
-                ]
-            )
-        finally:
-            obj.discard()
         for key, part in obj.items():
             part.stats.rows = int(store.file_metadata(key)["ttp.rows"])
         sizes = store.partition_bytes(list(obj))
-        written = {k: (store.display(k), sizes.get(k, 0)) for k in obj}
-        record_metadata(context, obj, written)
         context.add_output_metadata({"delta_version": version, "table": store.uri})
-
-    def load_input(self, context: dg.InputContext) -> PartitionedInput:
-        return PartitionedInput(self.store(_table(context)), list(context.asset_partition_keys))
+        return {k: (store.display(k), sizes.get(k, 0)) for k in obj}

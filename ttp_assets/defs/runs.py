@@ -4,16 +4,22 @@ domain errors into Dagster failures that name the asset and the partition."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.dataset as ds
 
+from ..core.ledger_ranges import parse_key
 from ..core.network import NetworkMismatchError
+from ..core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ..core.sources.base import SourceError
-from ..core.storage.partitions_reader import PartitionNotMaterializedError
+from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
+from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ..core.ttp import TokenTransferError
 from ..core.xdr.framing import LedgerDataError
+from .partitions import full_rebuild
+from .warehouse import WarehouseResource
 
 # Errors that describe bad or unavailable input: reported as a clean failure, not a traceback.
 INPUT_ERRORS: tuple[type[BaseException], ...] = (
@@ -54,3 +60,52 @@ def partition_failure(asset: str, key: str) -> Iterator[None]:
                 "nothing_written": "no partition of this run was committed",
             },
         ) from exc
+
+
+def derive_from_raw(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    raw_ledgers: PartitionedInput,
+    warehouse: WarehouseResource,
+    tables: dict[str, pa.Schema],
+    columns: list[str],
+    compute: Callable[[Iterator[pa.RecordBatch], dict[str, SpoolWriter]], str],
+) -> dict[str, PartitionedOutput]:
+    """Derive ``tables`` from each raw partition of the run, spooling every output.
+
+    An open partition is continued: only the raw ledgers after what all outputs already hold
+    are read (``core.pipeline.incremental``). ``compute(raw_batches, writers)`` writes the rows
+    and returns a summary for the log. On any failure every spool is removed and nothing is
+    committed.
+    """
+    stores = {name: warehouse.store(name) for name in tables}
+    spool = Spool(asset)
+    outs = {name: PartitionedOutput() for name in tables}
+    try:
+        for key, part in raw_ledgers.items():
+            rng = parse_key(key)
+            last = int(part.metadata()["ttp.last_ledger"])
+            covs = [stored_coverage(s, key) for s in stores.values()]
+            base = resume_base(covs, rng, last, full_rebuild(context))
+            writers = {
+                name: spool.writer(schema, continued_stats(key, rng, last, base, covs))
+                for name, schema in tables.items()
+            }
+            new = None if base is None else ds.field("ledger_sequence") > base
+            with partition_failure(asset, key):
+                try:
+                    summary = compute(part.batches(columns, batch_size=32, filter=new), writers)
+                except BaseException:
+                    for w in writers.values():
+                        w.abort()
+                    raise
+            for name, w in writers.items():
+                outs[name][key] = w.close()
+            kept = f"; ledgers up to {base} kept from the stored partition" if base else ""
+            context.log.info(f"{asset} {key}: {summary}{kept}")
+    except BaseException:
+        for o in outs.values():
+            o.discard()
+        spool.cleanup()
+        raise
+    return outs

@@ -14,6 +14,7 @@ without reading data.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -63,8 +64,16 @@ class ParquetPartitionStore:
         batches: Iterable[pa.RecordBatch],
         metadata: dict[str, str] | None = None,
         row_group_rows: int = ROW_GROUP_ROWS,
+        keep_through: int | None = None,
     ) -> WriteResult:
-        """Write ``batches`` as partition ``key``, replacing any previous version atomically."""
+        """Write ``batches`` as partition ``key``, replacing any previous version atomically.
+
+        With ``keep_through``, the stored rows of ledgers up to it come first (an incremental
+        update of an open partition: ``batches`` holds only the later ledgers).
+        """
+        if keep_through is not None:
+            kept = ds.field("ledger_sequence") <= keep_through
+            batches = itertools.chain(self.batches(key, filter=kept), batches)
         fs = self.location.fs
         final = self.path(key)
         staging_dir = self.location.path(self.table, STAGING)

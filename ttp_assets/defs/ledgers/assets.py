@@ -1,19 +1,21 @@
 """Ledger assets: ``raw_ledgers`` from the source, and the decoded tables from it."""
 
+from collections.abc import Iterator
+
 import dagster as dg
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ...core import schemas
-from ...core.ledger_ranges import parse_key
 from ...core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ...core.pipeline.ledger_stage import DecodeWriters, decode_raw_batches, ingest_range
 from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput, PartitionStore
-from ...core.storage.spool import PartitionedOutput, Spool
+from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ...core.xdr.framing import LedgerDataError
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, StellarNetwork
-from ..runs import column_schema, partition_failure
+from ..runs import column_schema, derive_from_raw, partition_failure
 from ..warehouse import WarehouseResource
 
 GROUP = "ledgers"
@@ -114,43 +116,22 @@ def decoded_ledgers(
 ) -> tuple[PartitionedOutput, PartitionedOutput, PartitionedOutput]:
     """Decode each raw ledger once into the ledgers, transactions and operations tables."""
     net = network.get()
-    stores = {name: warehouse.store(name) for name in DECODED_TABLES}
-    spool = Spool("decoded")
-    outs = {name: PartitionedOutput() for name in DECODED_TABLES}
-    try:
-        for key, part in raw_ledgers.items():
-            rng = parse_key(key)
-            meta = part.metadata()
-            last = int(meta["ttp.last_ledger"])
-            covs = [stored_coverage(s, key) for s in stores.values()]
-            base = resume_base(covs, rng, last, full_rebuild(context))
-            writers = {
-                name: spool.writer(schema, continued_stats(key, rng, last, base, covs))
-                for name, schema in DECODED_TABLES.items()
-            }
-            new = None if base is None else ds.field("ledger_sequence") > base
-            with partition_failure("decoded_ledgers", key):
-                try:
-                    n = decode_raw_batches(
-                        part.batches(RAW_DECODE_COLUMNS, batch_size=32, filter=new),
-                        net,
-                        DecodeWriters(**writers),
-                    )
-                except BaseException:
-                    for w in writers.values():
-                        w.abort()
-                    raise
-            writers["ledgers"].stats.extra["new_ledgers"] = n
-            for name, w in writers.items():
-                outs[name][key] = w.close()
-            context.log.info(
-                f"decoded {key}: {n} new ledgers, {outs['transactions'][key].stats.rows} "
-                f"transactions, {outs['operations'][key].stats.rows} operations"
-                + (f"; ledgers up to {base} kept from the stored partition" if base else "")
-            )
-    except BaseException:
-        for o in outs.values():
-            o.discard()
-        spool.cleanup()
-        raise
+
+    def decode(raw: Iterator[pa.RecordBatch], writers: dict[str, SpoolWriter]) -> str:
+        n = decode_raw_batches(raw, net, DecodeWriters(**writers))
+        writers["ledgers"].stats.extra["new_ledgers"] = n
+        return (
+            f"{n} new ledgers, {writers['transactions'].stats.rows} transactions, "
+            f"{writers['operations'].stats.rows} operations"
+        )
+
+    outs = derive_from_raw(
+        context,
+        "decoded_ledgers",
+        raw_ledgers,
+        warehouse,
+        DECODED_TABLES,
+        RAW_DECODE_COLUMNS,
+        decode,
+    )
     return outs["ledgers"], outs["transactions"], outs["operations"]
