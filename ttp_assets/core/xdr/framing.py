@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from stellar_sdk import xdr
-from xdrlib3 import Unpacker
+
+from . import fastxdr
+
+_skip_lcm = fastxdr.skipper(xdr.LedgerCloseMeta)
+_skip_lcm_ext = fastxdr.skipper(xdr.LedgerCloseMetaExt)
+_decode_header = fastxdr.decoder(xdr.LedgerHeader)
 
 
 class LedgerDataError(ValueError):
@@ -59,7 +64,8 @@ def split_lcm_batch(raw: bytes, where: str) -> tuple[int, int, list[bytes]]:
     """Split XDR ``LedgerCloseMetaBatch`` bytes into (start, end, [LCM bytes]).
 
     A one-ledger batch (what the public lake writes) is sliced without decoding; a larger batch
-    is walked with the XDR decoder only to find each ledger's byte boundaries.
+    is walked with the generated XDR skipper, which validates each ledger's structure and finds
+    its byte boundaries without building it.
     """
     if len(raw) < 12:
         raise LedgerDataError(f"{where}: {len(raw)} bytes is too short for a LedgerCloseMetaBatch")
@@ -70,20 +76,19 @@ def split_lcm_batch(raw: bytes, where: str) -> tuple[int, int, list[bytes]]:
         )
     if count == 1:
         return start, end, [raw[12:]]
-    unpacker = Unpacker(raw)
-    unpacker.set_position(12)
+    pos = 12
     metas: list[bytes] = []
     try:
         for _ in range(count):
-            begin = unpacker.get_position()
-            xdr.LedgerCloseMeta.unpack(unpacker)
-            metas.append(raw[begin : unpacker.get_position()])
-    except Exception as exc:
+            begin = pos
+            pos = _skip_lcm(raw, pos)
+            metas.append(raw[begin:pos])
+    except Exception as exc:  # ValueError on bad XDR, struct.error on truncated XDR
         raise LedgerDataError(
             f"{where}: XDR of ledger #{len(metas)} does not decode: {exc}"
         ) from exc
-    if unpacker.get_position() != len(raw):
-        raise LedgerDataError(f"{where}: {len(raw) - unpacker.get_position()} trailing bytes")
+    if pos != len(raw):
+        raise LedgerDataError(f"{where}: {len(raw) - pos} trailing bytes")
     return start, end, metas
 
 
@@ -122,17 +127,16 @@ class LedgerHeaderInfo:
 
 def read_lcm_header(lcm: bytes, where: str) -> LedgerHeaderInfo:
     """Parse the ``LedgerHeaderHistoryEntry`` at the front of an LCM (v0, v1 or v2)."""
+    data = lcm if type(lcm) is bytes else bytes(lcm)
     try:
-        unpacker = Unpacker(lcm)
-        version = unpacker.unpack_int()
+        (version,) = struct.unpack_from(">i", data, 0)
         if version not in (0, 1, 2):
             raise LedgerDataError(f"{where}: unknown LedgerCloseMeta version {version}")
-        if version in (1, 2):
-            xdr.LedgerCloseMetaExt.unpack(unpacker)
-        ledger_hash = unpacker.unpack_fopaque(32)
-        begin = unpacker.get_position()
-        header = xdr.LedgerHeader.unpack(unpacker)
-        header_xdr = lcm[begin : unpacker.get_position()]
+        pos = _skip_lcm_ext(data, 4) if version in (1, 2) else 4
+        begin = pos + 32
+        header, end = _decode_header(data, begin)  # also checks the hash is all there
+        ledger_hash = lcm[pos:begin]
+        header_xdr = lcm[begin:end]
     except LedgerDataError:
         raise
     except Exception as exc:
