@@ -43,11 +43,11 @@ def default_range(settings, network, count: int) -> tuple[int, int]:  # type: ig
 
 
 def print_summary(summary) -> int:  # type: ignore[no-untyped-def]
-    print(f"\n{'asset':<14}{'partitions':>11}{'rows':>12}{'bytes':>14}")
+    print(f"\n{'asset':<16}{'partitions':>11}{'rows':>12}{'bytes':>14}")
     order = {name: i for i, name in enumerate(SUMMARY_ASSET_ORDER)}
     for name in sorted(summary.totals, key=lambda n: (order.get(n, len(order)), n)):
         p, r, b = summary.totals[name]
-        print(f"{name:<14}{p:>11}{r:>12}{b:>14}")
+        print(f"{name:<16}{p:>11}{r:>12}{b:>14}")
     total = summary.checks_passed + len(summary.checks_failed)
     print(f"\nchecks: {summary.checks_passed}/{total} passed")
     for name in summary.checks_failed:
@@ -86,7 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         f"storage {settings.storage_uri}",
         flush=True,
     )
-    return print_summary(execute_keys(instance, settings, keys, through=last))
+    code = print_summary(execute_keys(instance, settings, keys, through=last))
+    return code or serve_back(settings.storage_uri)
+
+
+def serve_back(storage_uri: str) -> int:
+    """Serve what was written over Arrow Flight on loopback and read it back (one line)."""
+    from flight_gateway.demo import probe
+
+    try:
+        print(probe(storage_uri), flush=True)
+    except Exception as exc:
+        print(f"flight gateway: FAILED to serve the written storage: {exc}", flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

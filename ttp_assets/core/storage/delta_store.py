@@ -3,7 +3,7 @@
 Layout::
 
     <root>/<table>/_delta_log/...                    the Delta log
-    <root>/<table>/partition_key=<key>/*.parquet     data files (written by delta-rs)
+    <root>/<table>/partition_key=<key>/*.parquet     data files (written by pyarrow)
     <root>/<table>/_ttp_partitions/<key>.json        what each committed partition covers
 
 Writing the partitions of a run is ONE Delta commit: each partition's rows are written by

@@ -1,0 +1,148 @@
+"""The gateway's settings, from the environment (and command-line flags, which win).
+
+| variable | default | meaning |
+|---|---|---|
+| ``TTP_STORAGE_URI`` | ``./.ttp_data`` | the storage the IO managers write (folder or ``s3://``) |
+| ``TTP_FLIGHT_HOST`` | ``127.0.0.1`` | interface to listen on |
+| ``TTP_FLIGHT_PORT`` | ``8815`` | Flight port (``0``: any free port) |
+| ``TTP_FLIGHT_TOKENS`` | | ``role:token[,role:token...]``, roles ``reader`` / ``admin`` |
+| ``TTP_FLIGHT_TOKENS_FILE`` | | a file of ``<role> <token>`` lines (instead of / with the above) |
+| ``TTP_FLIGHT_AUTH`` | ``token`` | ``none`` disables authentication (loopback only) |
+| ``TTP_FLIGHT_TLS_CERT`` | | PEM certificate (chain): serve ``grpc+tls`` |
+| ``TTP_FLIGHT_TLS_KEY`` | | PEM private key of that certificate |
+| ``TTP_FLIGHT_TLS_CLIENT_CA`` | | PEM CA: also require client certificates (mutual TLS) |
+| ``TTP_FLIGHT_ALLOW_INSECURE`` | ``false`` | allow plaintext on a non-loopback interface |
+| ``TTP_FLIGHT_METRICS_PORT`` | ``8816`` | ``/metrics``, ``/healthz``; ``off``: none, ``0``: any |
+| ``TTP_FLIGHT_METRICS_HOST`` | Flight host | interface of the metrics endpoint |
+| ``TTP_FLIGHT_BATCH_BYTES`` | ``4194304`` | largest record batch sent (≤ 16 MiB) |
+| ``TTP_FLIGHT_BATCH_ROWS`` | ``65536`` | most rows in one record batch |
+| ``TTP_FLIGHT_MAX_STREAMS`` | ``32`` | concurrent DoGet streams; more are refused (UNAVAILABLE) |
+| ``TTP_FLIGHT_LIST_TTL`` | ``0`` | seconds a storage listing is reused (for very large S3 stores) |
+| ``TTP_FLIGHT_LOG_LEVEL`` | ``INFO`` | log level |
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .auth import parse_tokens, read_tokens_file
+from .reader import DEFAULT_BATCH_ROWS, DEFAULT_MAX_BATCH_BYTES, HARD_MAX_BATCH_BYTES
+
+DEFAULT_PORT = 8815
+DEFAULT_METRICS_PORT = 8816
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    storage_uri: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    # token -> role; None: authentication disabled (TTP_FLIGHT_AUTH=none)
+    tokens: dict[str, str] | None = field(default_factory=dict, repr=False)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    allow_insecure: bool = False
+    metrics_port: int | None = DEFAULT_METRICS_PORT  # None: no metrics endpoint
+    metrics_host: str | None = None
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    max_streams: int = 32  # each stream holds about two decoded row groups
+    list_ttl: float = 0.0
+    log_level: str = "INFO"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def scheme(self) -> str:
+        return "grpc+tls" if self.tls else "grpc"
+
+    def validate(self) -> GatewayConfig:
+        """Raise ValueError on settings that cannot work or would be unsafe."""
+        if not self.storage_uri:
+            raise ValueError("no storage: set TTP_STORAGE_URI (or --storage)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both TTP_FLIGHT_TLS_CERT and TTP_FLIGHT_TLS_KEY")
+        if self.tls_client_ca and not self.tls:
+            raise ValueError("TTP_FLIGHT_TLS_CLIENT_CA needs TLS (a certificate and key)")
+        for p in (self.tls_cert, self.tls_key, self.tls_client_ca):
+            if p is not None and not Path(p).is_file():
+                raise ValueError(f"TLS file {p} does not exist")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"invalid port {self.port}")
+        if not 1024 <= self.max_batch_bytes <= HARD_MAX_BATCH_BYTES:
+            raise ValueError(f"TTP_FLIGHT_BATCH_BYTES must be 1024..{HARD_MAX_BATCH_BYTES}")
+        if self.max_streams < 1:
+            raise ValueError("TTP_FLIGHT_MAX_STREAMS must be at least 1")
+        if not 1 <= self.batch_rows <= 1 << 20:
+            raise ValueError("TTP_FLIGHT_BATCH_ROWS must be 1..1048576")
+        if self.tokens is None and not is_loopback(self.host):
+            raise ValueError(
+                "TTP_FLIGHT_AUTH=none is only allowed on a loopback interface "
+                f"(host is {self.host})"
+            )
+        if self.tokens is not None and not self.tokens:
+            raise ValueError(
+                "no bearer token configured: set TTP_FLIGHT_TOKENS=reader:<token> (or "
+                "TTP_FLIGHT_TOKENS_FILE), or TTP_FLIGHT_AUTH=none on loopback"
+            )
+        if not self.tls and not is_loopback(self.host) and not self.allow_insecure:
+            raise ValueError(
+                f"refusing to send tokens and data in plaintext on {self.host}: configure "
+                "TTP_FLIGHT_TLS_CERT / TTP_FLIGHT_TLS_KEY, or set TTP_FLIGHT_ALLOW_INSECURE=true "
+                "(e.g. behind a TLS-terminating proxy)"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewayConfig:
+        e = os.environ if env is None else env
+        storage = e.get("TTP_STORAGE_URI") or ".ttp_data"
+        if "://" not in storage:
+            storage = str(Path(storage).expanduser().resolve())
+        tokens: dict[str, str] | None = {}
+        auth = (e.get("TTP_FLIGHT_AUTH") or "token").lower()
+        if auth == "none":
+            tokens = None
+        elif auth != "token":
+            raise ValueError("TTP_FLIGHT_AUTH must be token or none")
+        else:
+            if e.get("TTP_FLIGHT_TOKENS"):
+                tokens.update(parse_tokens(e["TTP_FLIGHT_TOKENS"]))
+            if e.get("TTP_FLIGHT_TOKENS_FILE"):
+                tokens.update(read_tokens_file(e["TTP_FLIGHT_TOKENS_FILE"]))
+        metrics = (e.get("TTP_FLIGHT_METRICS_PORT") or str(DEFAULT_METRICS_PORT)).lower()
+        cfg = cls(
+            storage_uri=storage,
+            host=e.get("TTP_FLIGHT_HOST") or "127.0.0.1",
+            port=int(e.get("TTP_FLIGHT_PORT") or DEFAULT_PORT),
+            tokens=tokens,
+            tls_cert=e.get("TTP_FLIGHT_TLS_CERT") or None,
+            tls_key=e.get("TTP_FLIGHT_TLS_KEY") or None,
+            tls_client_ca=e.get("TTP_FLIGHT_TLS_CLIENT_CA") or None,
+            allow_insecure=(e.get("TTP_FLIGHT_ALLOW_INSECURE") or "").lower() in _TRUE,
+            metrics_port=None if metrics in ("off", "none", "") else int(metrics),
+            metrics_host=e.get("TTP_FLIGHT_METRICS_HOST") or None,
+            max_batch_bytes=int(e.get("TTP_FLIGHT_BATCH_BYTES") or DEFAULT_MAX_BATCH_BYTES),
+            batch_rows=int(e.get("TTP_FLIGHT_BATCH_ROWS") or DEFAULT_BATCH_ROWS),
+            max_streams=int(e.get("TTP_FLIGHT_MAX_STREAMS") or 32),
+            list_ttl=float(e.get("TTP_FLIGHT_LIST_TTL") or 0),
+            log_level=e.get("TTP_FLIGHT_LOG_LEVEL") or "INFO",
+        )
+        return replace(cfg, **overrides) if overrides else cfg  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

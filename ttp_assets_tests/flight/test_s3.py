@@ -1,0 +1,53 @@
+"""The gateway over storage on S3 (a real S3 HTTP server on loopback, written by the assets)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.flight as fl
+
+from ttp_assets.settings import Settings
+from ttp_assets_tests.flight.conftest import KEYS, READER, bearer, start_gateway, stored, ticket
+from ttp_assets_tests.harness import (
+    TEST_WIDTH,
+    TESTNET_FIRST,
+    failure_messages,
+    materialize,
+)
+from ttp_assets_tests.shared_data import lake_dir
+
+
+def test_serving_storage_on_s3(s3_server, aws_env) -> None:  # type: ignore[no-untyped-def]
+    s3_server.create_bucket("ttp-flight")
+    settings = Settings(
+        network="testnet",
+        lake_uri=str(lake_dir("testnet-2022")),
+        storage_uri=f"s3://ttp-flight/warehouse?endpoint={s3_server.endpoint}",
+        partition_width=TEST_WIDTH,
+    )
+    result = materialize(settings, TESTNET_FIRST, TESTNET_FIRST + 63)
+    assert result.success, failure_messages(result)
+    server = start_gateway(settings.storage_uri)
+    client = fl.connect(server.location)
+    opt = bearer(READER)
+    try:
+        listed = {
+            i.descriptor.path[0].decode(): json.loads(i.app_metadata)
+            for i in client.list_flights(options=opt)
+        }
+        assert all(m["ledgers"] == [[TESTNET_FIRST, TESTNET_FIRST + 63]] for m in listed.values())
+        for asset in ("ttp_events", "ledgers", "raw_ledgers"):
+            got = client.do_get(ticket(asset=asset), opt).read_all()
+            assert got.equals(stored(settings, asset)), asset
+        part = client.do_get(ticket(asset="operations", partitions=[KEYS[1]]), opt).read_all()
+        assert part.equals(stored(settings, "operations", [KEYS[1]]))
+        fees = client.do_get(
+            ticket(asset="ttp_events", ledgers=[1410050, 1410090], filters={"event_type": "fee"}),
+            opt,
+        ).read_all()
+        assert fees.num_rows > 0 and set(fees.column("event_type").to_pylist()) == {"fee"}
+        (health,) = client.do_action(fl.Action("health", b""), opt)
+        assert json.loads(health.body.to_pybytes())["status"] == "ok"
+    finally:
+        client.close()
+        server.stop()
