@@ -14,6 +14,7 @@ from ..core.ledger_ranges import parse_key
 from ..core.network import NetworkMismatchError
 from ..core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ..core.sources.base import SourceError
+from ..core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
 from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ..core.ttp import TokenTransferError
@@ -44,6 +45,20 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
             for f in schema
         ]
     )
+
+
+def table_outs(tables: dict[str, pa.Schema], group: str) -> dict[str, dg.AssetOut]:
+    """The outputs of a multi-asset writing these tables, each to its own table format."""
+    return {
+        name: dg.AssetOut(
+            io_manager_key=io_manager_key(name),
+            group_name=group,
+            kinds={TABLE_FORMATS[name]},
+            description=schema.metadata[b"description"].decode(),
+            metadata={"dagster/column_schema": column_schema(schema)},
+        )
+        for name, schema in tables.items()
+    }
 
 
 @contextlib.contextmanager

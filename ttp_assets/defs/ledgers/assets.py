@@ -15,7 +15,7 @@ from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ...core.xdr.framing import LedgerDataError
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, StellarNetwork
-from ..runs import column_schema, derive_from_raw, partition_failure
+from ..runs import column_schema, derive_from_raw, partition_failure, table_outs
 from ..warehouse import WarehouseResource
 
 GROUP = "ledgers"
@@ -94,16 +94,7 @@ DECODED_TABLES = {
 
 
 @dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            io_manager_key=io_manager_key(name),
-            group_name=GROUP,
-            kinds={TABLE_FORMATS["raw_ledgers"]},
-            description=schema.metadata[b"description"].decode(),
-            metadata={"dagster/column_schema": column_schema(schema)},
-        )
-        for name, schema in DECODED_TABLES.items()
-    },
+    outs=table_outs(DECODED_TABLES, GROUP),
     ins={"raw_ledgers": dg.AssetIn()},
     partitions_def=ledger_ranges,
     backfill_policy=backfill_policy,

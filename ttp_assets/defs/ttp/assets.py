@@ -7,12 +7,11 @@ import pyarrow as pa
 
 from ...core import schemas
 from ...core.pipeline.events_stage import EventWriters, derive_events
-from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput
 from ...core.storage.spool import PartitionedOutput, SpoolWriter
 from ..partitions import backfill_policy, ledger_ranges
 from ..resources import StellarNetwork, TokenEventsConfig
-from ..runs import column_schema, derive_from_raw
+from ..runs import derive_from_raw, table_outs
 from ..warehouse import WarehouseResource
 
 GROUP = "token_transfers"
@@ -20,16 +19,7 @@ TABLES = {"ttp_events": schemas.TTP_EVENTS, "balance_changes": schemas.BALANCE_C
 
 
 @dg.multi_asset(
-    outs={
-        name: dg.AssetOut(
-            io_manager_key=io_manager_key(name),
-            group_name=GROUP,
-            kinds={TABLE_FORMATS[name]},
-            description=schema.metadata[b"description"].decode(),
-            metadata={"dagster/column_schema": column_schema(schema)},
-        )
-        for name, schema in TABLES.items()
-    },
+    outs=table_outs(TABLES, GROUP),
     ins={"raw_ledgers": dg.AssetIn()},
     partitions_def=ledger_ranges,
     backfill_policy=backfill_policy,
