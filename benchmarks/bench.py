@@ -177,7 +177,7 @@ def _events(ledgers, network):  # type: ignore[no-untyped-def]
 
 def _parquet(ledgers, network):  # type: ignore[no-untyped-def]
     from ttp_assets.core import schemas
-    from ttp_assets.core.pipeline.ledger_stage import RAW_BATCH_LEDGERS
+    from ttp_assets.core.pipeline.ledger_stage import RAW_BATCH_LEDGERS, raw_ledger_row
     from ttp_assets.core.storage.location import open_location
     from ttp_assets.core.storage.parquet_store import ParquetPartitionStore
     from ttp_assets.core.tables.rows import BatchBuilder
@@ -187,17 +187,7 @@ def _parquet(ledgers, network):  # type: ignore[no-untyped-def]
     b = BatchBuilder(schemas.RAW_LEDGERS)
     for x in ledgers:
         info = read_lcm_header(x, "b")
-        b.append(
-            {
-                "ledger_sequence": info.sequence,
-                "closed_at": info.close_time,
-                "ledger_hash": info.ledger_hash.hex(),
-                "previous_ledger_hash": info.previous_hash.hex(),
-                "protocol_version": info.protocol_version,
-                "lcm_version": info.lcm_version,
-                "lcm_xdr": x,
-            }
-        )
+        b.append(raw_ledger_row(info, x))
         if len(b) >= RAW_BATCH_LEDGERS:
             batches.append(b.flush())
     if len(b):

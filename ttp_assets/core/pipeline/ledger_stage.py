@@ -18,7 +18,7 @@ from ..sources.base import LedgerSource, MissingLedgerError
 from ..storage.spool import SpoolWriter
 from ..tables.decoded import decoded_rows
 from ..tables.rows import BatchBuilder
-from ..xdr.framing import LedgerDataError, read_lcm_header, verify_header_hash
+from ..xdr.framing import LedgerDataError, LedgerHeaderInfo, read_lcm_header, verify_header_hash
 from ..xdr.lcm_decoder import decode_lcm
 from ..xdr.ledger import decode_ledger, verify_network
 
@@ -70,15 +70,7 @@ def verified_raw_rows(
                 f"{prev.hex()}: the hash chain is broken"
             )
         prev = info.ledger_hash
-        yield {
-            "ledger_sequence": info.sequence,
-            "closed_at": info.close_time,
-            "ledger_hash": info.ledger_hash.hex(),
-            "previous_ledger_hash": info.previous_hash.hex(),
-            "protocol_version": info.protocol_version,
-            "lcm_version": info.lcm_version,
-            "lcm_xdr": led.lcm,
-        }
+        yield raw_ledger_row(info, led.lcm)
         expected += 1
     if expected != last + 1:
         raise MissingLedgerError(
@@ -152,3 +144,16 @@ def decode_raw_batches(
     writers.transactions.write(b_tx.flush())
     writers.operations.write(b_op.flush())
     return n
+
+
+def raw_ledger_row(info: LedgerHeaderInfo, lcm: bytes) -> dict[str, object]:
+    """One ``raw_ledgers`` row (schema ``RAW_LEDGERS``) of an LCM and its parsed header."""
+    return {
+        "ledger_sequence": info.sequence,
+        "closed_at": info.close_time,
+        "ledger_hash": info.ledger_hash.hex(),
+        "previous_ledger_hash": info.previous_hash.hex(),
+        "protocol_version": info.protocol_version,
+        "lcm_version": info.lcm_version,
+        "lcm_xdr": lcm,
+    }
