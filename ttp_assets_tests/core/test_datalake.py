@@ -217,10 +217,27 @@ def test_a_store_that_keeps_failing_is_unavailable_not_missing() -> None:
 
 
 def test_unreachable_s3_endpoint_is_unavailable() -> None:
-    from ttp_assets_tests.conftest import free_port
+    import socket
 
-    port = free_port()  # nothing listens there
-    uri = f"s3://lake/x?endpoint=http://127.0.0.1:{port}&anonymous=true&region=us-east-1"
-    src = DataLakeSource(uri, TESTNET, retry=RetryPolicy(attempts=2, sleep=lambda _s: None))
-    with pytest.raises(SourceUnavailableError, match=r"cannot read s3://lake/x/\.config\.json"):
-        _ = src.config
+    # A port bound but not listening refuses connections; holding it also keeps the kernel from
+    # handing it out as the client's own source port (a TCP self-connection would answer).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        uri = f"s3://lake/x?endpoint=http://127.0.0.1:{port}&anonymous=true&region=us-east-1"
+        src = DataLakeSource(uri, TESTNET, retry=RetryPolicy(attempts=2, sleep=lambda _s: None))
+        with pytest.raises(SourceUnavailableError, match=r"cannot read s3://lake/x/\.config\.json"):
+            _ = src.config
+
+
+def test_a_connection_error_is_never_mistaken_for_a_missing_object() -> None:
+    from ttp_assets.core.sources.datalake import _is_missing_key, _is_transient
+
+    refused = OSError(
+        "When reading information for key 'x/FC0404FFFF--1404.xdr.zst' in bucket 'lake': AWS "
+        "Error NETWORK_CONNECTION during HeadObject operation: curlCode: 7, Could not connect "
+        "to server; Details: Failed to connect to 127.0.0.1:44049 after 0 ms"
+    )
+    assert not _is_missing_key(refused) and _is_transient(refused)
+    gone = OSError("AWS Error NO_SUCH_KEY during GetObject operation: HTTP response code: 404")
+    assert _is_missing_key(gone) and not _is_transient(gone)

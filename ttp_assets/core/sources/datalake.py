@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -92,7 +93,9 @@ class LakeConfig:
 
 def _is_transient(exc: BaseException) -> bool:
     # A missing object is an answer, not a failure; corrupt data will not improve on retry.
-    return isinstance(exc, (OSError, pa.ArrowException)) and not isinstance(exc, FileNotFoundError)
+    if isinstance(exc, FileNotFoundError) or _is_missing_key(exc):
+        return False
+    return isinstance(exc, (OSError, pa.ArrowException))
 
 
 class DataLakeSource:
@@ -273,6 +276,14 @@ class DataLakeSource:
         return None
 
 
+# pyarrow reports a missing object as FileNotFoundError; these are the shapes of the same answer
+# when it arrives as a plain OSError. Never a bare "404": ports and ledger numbers contain it.
+_MISSING_KEY = re.compile(
+    r"NO_SUCH_KEY|NoSuchKey|RESOURCE_NOT_FOUND|Path does not exist|"
+    r"(?:response code|HTTP status|status code)[:= ]+404\b",
+    re.IGNORECASE,
+)
+
+
 def _is_missing_key(exc: BaseException) -> bool:
-    text = str(exc)
-    return "NO_SUCH_KEY" in text or "Path does not exist" in text or "404" in text
+    return _MISSING_KEY.search(str(exc)) is not None
