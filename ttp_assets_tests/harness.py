@@ -9,6 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from ttp_assets.core import schemas
+from ttp_assets.core.storage.catalog import open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.parquet_store import ParquetPartitionStore
 from ttp_assets.definitions import ALL_ASSETS_JOB, build_definitions
@@ -53,6 +54,29 @@ def parquet_store(settings: Settings, table: str) -> ParquetPartitionStore:
 
 def read_partition(settings: Settings, table: str, key: str) -> pa.Table:
     return parquet_store(settings, table).read(key)
+
+
+def stored_table(storage: Path | str, table: str) -> pa.Table:
+    """Every committed partition of ``table`` in ``storage``, in key order."""
+    store = open_store(open_location(str(storage)), table)
+    parts = [
+        pa.Table.from_batches(list(store.batches(k)), schema=store.schema)
+        for k in store.committed_keys()
+    ]
+    return pa.concat_tables(parts)
+
+
+def run_checks_only(settings: Settings, keys: list[str], *assets: str) -> dg.ExecuteInProcessResult:
+    """Run only the asset checks of ``assets`` over the stored partitions ``keys``."""
+    job = dg.define_asset_job("checks_only", selection=dg.AssetSelection.checks_for_assets(*assets))
+    defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("ledger_ranges", keys)
+    return defs.resolve_job_def("checks_only").execute_in_process(
+        instance=instance,
+        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]},
+        raise_on_error=False,
+    )
 
 
 def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -21,6 +21,7 @@ from ttp_assets_tests.harness import (
     materialize,
     parquet_store,
     read_partition,
+    run_checks_only,
 )
 from ttp_assets_tests.shared_data import lake_dir
 
@@ -201,37 +202,17 @@ def _rewrite(
     store.write(key, t.to_batches(), meta)
 
 
-def _checks_only(settings: Settings, keys: list[str]) -> dg.ExecuteInProcessResult:
-    from ttp_assets.definitions import build_definitions
-
-    defs = build_definitions(settings)
-    job = dg.define_asset_job(
-        "ledger_checks_only",
-        selection=dg.AssetSelection.checks_for_assets("raw_ledgers", "ledgers"),
-    )
-    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("ledger_ranges", keys)
-    return defs.resolve_job_def("ledger_checks_only").execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-        },
-        raise_on_error=False,
-    )
-
-
 def test_checks_catch_tampered_stored_data(tmp_path: Path) -> None:
     settings = lake_settings(tmp_path)
     assert materialize(settings, TESTNET_FIRST, TESTNET_FIRST + 63).success
     keys = KEYS[:2]
-    assert all(check_results(_checks_only(settings, keys)).values())
+    checks = check_results(run_checks_only(settings, keys, "raw_ledgers", "ledgers"))
+    assert checks == dict.fromkeys(LEDGER_CHECKS, True)
 
     _rewrite(settings, "raw_ledgers", keys[0], "ledger_hash", 5, "00" * 32)
     _rewrite(settings, "raw_ledgers", keys[1], "ledger_sequence", 3, TESTNET_FIRST + 32 + 4)
     _rewrite(settings, "ledgers", keys[1], "fee_pool", 10, 1)
-    result = _checks_only(settings, keys)
+    result = run_checks_only(settings, keys, "raw_ledgers", "ledgers")
     assert check_results(result) == {
         "raw_ledgers_contiguous": False,
         "raw_ledgers_hash_chain": False,

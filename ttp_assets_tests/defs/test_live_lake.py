@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
 import pytest
 
 from ttp_assets.core.live.plan import PlannedRun, initial_cursor, plan_tick
@@ -21,6 +20,7 @@ from ttp_assets_tests.harness import (
     check_results,
     copy_lake,
     materialize,
+    stored_table,
 )
 from ttp_assets_tests.live_harness import LiveDriver
 from ttp_assets_tests.shared_data import lake_dir
@@ -85,15 +85,6 @@ def live_defs(storage: Path, lake: Path, max_per_tick: int = 10_000) -> dg.Defin
     return build_definitions(settings)
 
 
-def rows(storage: Path, table: str) -> pa.Table:
-    store = open_store(open_location(str(storage)), table)
-    parts = [
-        pa.Table.from_batches(list(store.batches(k)), schema=store.schema)
-        for k in store.committed_keys()
-    ]
-    return pa.concat_tables(parts)
-
-
 def test_live_tail_follows_a_growing_lake(tmp_path: Path) -> None:
     lake = GrowingLake(tmp_path)
     storage = tmp_path / "store"
@@ -141,7 +132,7 @@ def test_live_tail_follows_a_growing_lake(tmp_path: Path) -> None:
     )
     assert materialize(settings, TESTNET_FIRST, TESTNET_LAST).success
     for table in TABLE_FORMATS:
-        assert rows(storage, table).equals(rows(once, table)), table
+        assert stored_table(storage, table).equals(stored_table(once, table)), table
 
 
 def test_cursor_survives_a_restart_and_queued_runs_hold_new_requests(tmp_path: Path) -> None:

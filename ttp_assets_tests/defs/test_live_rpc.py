@@ -7,14 +7,19 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from ttp_assets.core.storage.catalog import TABLE_FORMATS, open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.definitions import build_definitions
 from ttp_assets.settings import Settings
-from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST, check_results, materialize
+from ttp_assets_tests.harness import (
+    TESTNET_FIRST,
+    TESTNET_LAST,
+    check_results,
+    materialize,
+    stored_table,
+)
 from ttp_assets_tests.live_harness import LiveDriver
 from ttp_assets_tests.rpc_server import RpcTestServer
 from ttp_assets_tests.shared_data import lake_dir
@@ -40,15 +45,6 @@ def rpc_settings(storage: Path, url: str, **kw: object) -> Settings:
         rpc_timeout_s=0.5,
         **kw,  # type: ignore[arg-type]
     )
-
-
-def table(storage: Path, name: str) -> pa.Table:
-    store = open_store(open_location(str(storage)), name)
-    parts = [
-        pa.Table.from_batches(list(store.batches(k)), schema=store.schema)
-        for k in store.committed_keys()
-    ]
-    return pa.concat_tables(parts)
 
 
 def events_through(storage: Path) -> int:
@@ -107,7 +103,7 @@ def test_live_tail_follows_the_rpc_tip(rpc: RpcTestServer, tmp_path: Path) -> No
     )
     assert materialize(lake, TESTNET_FIRST, TESTNET_LAST).success
     for name in TABLE_FORMATS:
-        assert table(storage, name).equals(table(once, name)), name
+        assert stored_table(storage, name).equals(stored_table(once, name)), name
 
 
 def test_open_partition_runs_fetch_only_new_ledgers(rpc: RpcTestServer, tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.tables.events import event_rows
 from ttp_assets.core.ttp import choose_mode, events_for_ledger
 from ttp_assets.core.xdr.ledger import decode_ledger
-from ttp_assets.definitions import build_definitions
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TEST_WIDTH,
@@ -25,6 +24,7 @@ from ttp_assets_tests.harness import (
     check_results,
     failure_messages,
     materialize,
+    run_checks_only,
 )
 from ttp_assets_tests.shared_data import lake_dir, lake_files
 
@@ -123,24 +123,6 @@ def test_rematerializing_replaces_the_partition_exactly(testnet) -> None:  # typ
     assert store.row_counts() == {k: before[k].num_rows for k in KEYS}
 
 
-def _checks_only(settings: Settings, keys: list[str]) -> dg.ExecuteInProcessResult:
-    defs = build_definitions(settings)
-    job = dg.define_asset_job(
-        "ttp_checks", selection=dg.AssetSelection.checks_for_assets("ttp_events")
-    )
-    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("ledger_ranges", keys)
-    return defs.resolve_job_def("ttp_checks").execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-        },
-        raise_on_error=False,
-    )
-
-
 def _tamper(settings: Settings, key: str, change) -> None:  # type: ignore[no-untyped-def]
     store = delta(settings, "ttp_events")
     meta = store.file_metadata(key)
@@ -155,14 +137,16 @@ def test_checks_catch_tampered_events(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     assert materialize(settings, TESTNET_FIRST, TESTNET_FIRST + 31).success
     key = KEYS[0]
-    assert all(check_results(_checks_only(settings, [key])).values())
+    assert check_results(run_checks_only(settings, [key], "ttp_events")) == dict.fromkeys(
+        TTP_CHECKS, True
+    )
 
     def shave_a_transfer(rows: list[dict]) -> None:
         t = next(r for r in rows if r["event_type"] == "transfer" and r["asset"] == "native")
         t["amount_raw"] = str(int(t["amount_raw"]) - 1)
 
     _tamper(settings, key, shave_a_transfer)
-    result = _checks_only(settings, [key])
+    result = run_checks_only(settings, [key], "ttp_events")
     assert check_results(result) == {"ttp_events_reconcile": False, "ttp_events_fee_totals": True}
     ev = next(
         e for e in result.get_asset_check_evaluations() if e.check_name == "ttp_events_reconcile"
@@ -175,7 +159,7 @@ def test_checks_catch_tampered_events(tmp_path: Path) -> None:
         rows.remove(next(r for r in rows if r["event_type"] == "fee"))
 
     _tamper(settings, key, drop_a_fee)
-    result = _checks_only(settings, [key])
+    result = run_checks_only(settings, [key], "ttp_events")
     assert check_results(result) == {"ttp_events_reconcile": False, "ttp_events_fee_totals": False}
     fee = next(
         e for e in result.get_asset_check_evaluations() if e.check_name == "ttp_events_fee_totals"
