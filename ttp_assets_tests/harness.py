@@ -96,6 +96,23 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
 
+ALL_CHECKS = frozenset(
+    {
+        "raw_ledgers_contiguous",
+        "raw_ledgers_hash_chain",
+        "raw_ledgers_header_hashes",
+        "ledgers_fee_pool",
+        "ttp_events_reconcile",
+        "ttp_events_fee_totals",
+    }
+)
+
+
+def all_checks_passed(result: dg.ExecuteInProcessResult) -> bool:
+    """Every check of the asset graph ran in this run, and passed."""
+    return check_results(result) == dict.fromkeys(ALL_CHECKS, True)
+
+
 def copy_lake(src: Path, dst: Path) -> Path:
     """A writable copy of a shared lake in a temporary folder (for tampering)."""
     shutil.copytree(src, dst)

@@ -14,7 +14,7 @@ from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TEST_WIDTH,
     TESTNET_FIRST,
-    check_results,
+    all_checks_passed,
     failure_messages,
     materialize,
 )
@@ -54,7 +54,7 @@ def test_open_partition_grows_incrementally_to_the_full_result(tmp_path: Path) -
     for through in (TESTNET_FIRST + 9, TESTNET_FIRST + 20, TESTNET_FIRST + 20, LAST):
         result = materialize(steps, TESTNET_FIRST, through, through=through, instance=instance)
         assert result.success, failure_messages(result)
-        assert all(check_results(result).values())
+        assert all_checks_passed(result)
         done.append(new_ledgers(result))
         meta = open_store(open_location(steps.storage_uri), "ttp_events").file_metadata(KEY)
         assert meta["ttp.last_ledger"] == str(through)

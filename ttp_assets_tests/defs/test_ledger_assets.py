@@ -15,6 +15,7 @@ from ttp_assets_tests.harness import (
     TEST_WIDTH,
     TESTNET_FIRST,
     TESTNET_LAST,
+    all_checks_passed,
     check_results,
     copy_lake,
     failure_messages,
@@ -123,7 +124,7 @@ def test_partial_partition_through_a_ledger_is_marked_incomplete(tmp_path: Path)
     meta = parquet_store(settings, "raw_ledgers").file_metadata(open_key)
     assert meta["ttp.complete"] == "false" and meta["ttp.last_ledger"] == str(TESTNET_FIRST + 40)
     assert parquet_store(settings, "operations").file_metadata(open_key)["ttp.complete"] == "false"
-    assert all(check_results(result).values())
+    assert all_checks_passed(result)
     contig = next(
         e for e in result.get_asset_check_evaluations() if e.check_name == "raw_ledgers_contiguous"
     )

@@ -17,7 +17,7 @@ from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TESTNET_FIRST,
     TESTNET_LAST,
-    check_results,
+    all_checks_passed,
     copy_lake,
     materialize,
     stored_table,
@@ -94,7 +94,7 @@ def test_live_tail_follows_a_growing_lake(tmp_path: Path) -> None:
     t1 = driver.tick()
     assert [r.partition_key for r in t1.requests] == [P0]
     assert t1.requests[0].tags["ttp/through_ledger"] == str(TESTNET_FIRST + 12)
-    assert all(r.success for r in t1.runs) and all(check_results(t1.runs[0]).values())
+    assert all(r.success for r in t1.runs) and all_checks_passed(t1.runs[0])
     assert driver.instance.get_dynamic_partitions("ledger_ranges") == [P0]
     events = open_store(open_location(str(storage)), "ttp_events")
     assert events.file_metadata(P0)["ttp.complete"] == "false"
@@ -116,7 +116,7 @@ def test_live_tail_follows_a_growing_lake(tmp_path: Path) -> None:
         if not t.requests:
             break
         assert all(r.success for r in t.runs)
-        assert all(all(check_results(r).values()) for r in t.runs)
+        assert all(all_checks_passed(r) for r in t.runs)
         ticks.append(t)
     assert len(ticks) == 3
     covered = [json.loads(t.cursor)["last"] for t in ticks]

@@ -16,7 +16,7 @@ from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TESTNET_FIRST,
     TESTNET_LAST,
-    check_results,
+    all_checks_passed,
     materialize,
     stored_table,
 )
@@ -61,7 +61,7 @@ def test_live_tail_follows_the_rpc_tip(rpc: RpcTestServer, tmp_path: Path) -> No
     t1 = driver.tick()
     # Default start: the partition holding the tip, from its first ledger.
     assert [r.partition_key for r in t1.requests] == [P0]
-    assert all(r.success for r in t1.runs) and all(check_results(t1.runs[0]).values())
+    assert all(r.success for r in t1.runs) and all_checks_passed(t1.runs[0])
     assert events_through(storage) == TESTNET_FIRST + 12
 
     rpc.reset_counts()
@@ -88,7 +88,7 @@ def test_live_tail_follows_the_rpc_tip(rpc: RpcTestServer, tmp_path: Path) -> No
         if not t.requests:
             break
         assert all(r.success for r in t.runs)
-        assert all(all(check_results(r).values()) for r in t.runs)
+        assert all(all_checks_passed(r) for r in t.runs)
         covered.append(json.loads(t.cursor)["last"])
     assert covered == [TESTNET_FIRST + 72, TESTNET_FIRST + 132, TESTNET_LAST]
     assert events_through(storage) == TESTNET_LAST

@@ -18,7 +18,7 @@ from ttp_assets_tests.harness import (
     TEST_WIDTH,
     TESTNET_FIRST,
     TESTNET_LAST,
-    check_results,
+    all_checks_passed,
     failure_messages,
     materialize,
     read_partition,
@@ -89,7 +89,7 @@ def test_assets_from_s3_lake_to_s3_storage_match_local(
     )
     result = materialize(s3, TESTNET_FIRST, TESTNET_LAST)
     assert result.success, failure_messages(result)
-    assert all(check_results(result).values())
+    assert all_checks_passed(result)
     assert materialize(local, TESTNET_FIRST, TESTNET_LAST).success
     keys = keys_covering(TESTNET_FIRST, TESTNET_LAST, TEST_WIDTH)
     listed = public_lake.client().list_objects_v2(Bucket="ttp-warehouse", Prefix="warehouse/")

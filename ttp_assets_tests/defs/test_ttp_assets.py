@@ -21,6 +21,7 @@ from ttp_assets_tests.harness import (
     TEST_WIDTH,
     TESTNET_FIRST,
     TESTNET_LAST,
+    all_checks_passed,
     check_results,
     failure_messages,
     materialize,
@@ -98,7 +99,7 @@ def test_pubnet_ledger_events(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, network="pubnet", lake="pubnet", width=1000)
     result = materialize(settings, 53312000, 53312000, through=53312000)
     assert result.success, failure_messages(result)
-    assert all(check_results(result).values())
+    assert all_checks_passed(result)
     events = read(settings, "ttp_events", "0053312000-0053312999").to_pylist()
     types = Counter(e["event_type"] for e in events)
     assert types == {"fee": 164, "transfer": 132}  # 163 charges and one Soroban refund
@@ -189,7 +190,7 @@ def test_delta_tables_on_s3(s3_server, aws_env, tmp_path: Path) -> None:  # type
     )
     result = materialize(s3, TESTNET_FIRST, TESTNET_FIRST + 63)
     assert result.success, failure_messages(result)
-    assert all(check_results(result).values())
+    assert all_checks_passed(result)
     local = settings_for(tmp_path)
     assert materialize(local, TESTNET_FIRST, TESTNET_FIRST + 63).success
     for k in KEYS[:2]:
