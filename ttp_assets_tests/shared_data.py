@@ -103,4 +103,9 @@ def rpc_ledgers() -> Iterator[tuple[bytes, Network]]:
 
 def all_verifiable_files() -> list[LedgerFile]:
     """Every file whose transactions pair with envelopes under a known network passphrase."""
-    return lake_files("pubnet") + lake_files("testnet-2022") + core_test_files()
+    return (
+        lake_files("pubnet")
+        + lake_files("pubnet-p26")
+        + lake_files("testnet-2022")
+        + core_test_files()
+    )

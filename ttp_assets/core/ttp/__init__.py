@@ -62,6 +62,13 @@ Where this port deliberately differs from the stellar/go reference
    asset.
 6. **Transaction meta v0** is refused where operation changes are needed, as in the reference
    (modern stellar-core never emits it, replays included).
+7. **Trade pairs in stellar-core's order.** For each claim atom of an offer or path payment the
+   reference emits the seller's leg first (seller -> taker, the asset sold), then the taker's.
+   stellar-core's CAP-67 events (protocol 23+) emit the taker's payment first (taker -> seller,
+   the asset bought), then the seller's. We follow core, so both modes give the same events in
+   the same order, hence the same ``event_id``: on the 10 pubnet-p26 ledgers (6,534 events) the
+   derived events equal the unified ones exactly only in this order. Amounts, parties and
+   assets are the reference's.
 
 What the real ledgers show (``ttp_assets_tests/core/ttp/test_real_ledgers.py``)
 --------------------------------------------------------------------------------

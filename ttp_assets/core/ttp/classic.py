@@ -250,7 +250,11 @@ class _Operation:
         )
 
     def trades(self, atoms: list[xdr.ClaimAtom]) -> list[TokenEvent]:
-        """Per claim atom: what the seller sold goes to the taker, what it bought comes back."""
+        """Per claim atom: the taker pays the seller what it bought, then receives what it sold.
+
+        The order of each pair is the one stellar-core emits under CAP-67 (the reference emits
+        the seller's leg first); see deviation 7 in the package docstring.
+        """
         taker = Party(self.source.address, True)  # trades never carry muxed info
         out = []
         for atom in atoms:
@@ -265,10 +269,10 @@ class _Operation:
                 claim = atom.v0
                 seller = Party(g_address(claim.seller_ed25519.uint256), True)
             out.append(
-                self.movement(claim.asset_sold, seller, taker, claim.amount_sold.int64, False)
+                self.movement(claim.asset_bought, taker, seller, claim.amount_bought.int64, False)
             )
             out.append(
-                self.movement(claim.asset_bought, taker, seller, claim.amount_bought.int64, False)
+                self.movement(claim.asset_sold, seller, taker, claim.amount_sold.int64, False)
             )
         return out
 

@@ -529,8 +529,8 @@ def test_muxed_manage_sell_offer_with_memo_has_no_muxed_info() -> None:
     atoms = [claim_atom_order_book(SELLER_1, XLM, 30 * UNIT, USDC, 10 * UNIT)]
     built = _sell_offer(ACCOUNT_A, atoms, memo=memo_text("hello world"))
     assert operation_events(built) == [
-        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_1, USDC, 10 * UNIT),
+        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
     ]
 
 
@@ -601,10 +601,10 @@ def test_manage_buy_offer_buys_usdc_for_xlm_two_atoms() -> None:
     ]
     built = _buy_offer(ACCOUNT_A, atoms)
     assert operation_events(built) == [
-        event(built, "transfer", SELLER_1, ACCOUNT_A, USDC, 10 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_1, XLM, 30 * UNIT),
-        event(built, "transfer", SELLER_2, ACCOUNT_A, USDC, 5 * UNIT),
+        event(built, "transfer", SELLER_1, ACCOUNT_A, USDC, 10 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_2, XLM, 16 * UNIT),
+        event(built, "transfer", SELLER_2, ACCOUNT_A, USDC, 5 * UNIT),
     ]
 
 
@@ -615,10 +615,10 @@ def test_manage_sell_offer_sells_usdc_for_xlm_two_atoms() -> None:
     ]
     built = _sell_offer(ACCOUNT_A, atoms)
     assert operation_events(built) == [
-        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_1, USDC, 10 * UNIT),
-        event(built, "transfer", SELLER_2, ACCOUNT_A, XLM, 16 * UNIT),
+        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_2, USDC, 5 * UNIT),
+        event(built, "transfer", SELLER_2, ACCOUNT_A, XLM, 16 * UNIT),
     ]
 
 
@@ -629,10 +629,10 @@ def test_manage_buy_offer_by_the_issuer_burns() -> None:
     ]
     built = _buy_offer(USDC_ISSUER, atoms)
     assert operation_events(built) == [
-        event(built, "burn", SELLER_1, None, USDC, 10 * UNIT),
         event(built, "transfer", USDC_ISSUER, SELLER_1, XLM, 30 * UNIT),
-        event(built, "burn", SELLER_2, None, USDC, 5 * UNIT),
+        event(built, "burn", SELLER_1, None, USDC, 10 * UNIT),
         event(built, "transfer", USDC_ISSUER, SELLER_2, XLM, 16 * UNIT),
+        event(built, "burn", SELLER_2, None, USDC, 5 * UNIT),
     ]
 
 
@@ -643,10 +643,10 @@ def test_manage_sell_offer_by_the_issuer_mints() -> None:
     ]
     built = _sell_offer(USDC_ISSUER, atoms)
     assert operation_events(built) == [
-        event(built, "transfer", SELLER_1, USDC_ISSUER, XLM, 30 * UNIT),
         event(built, "mint", None, SELLER_1, USDC, 10 * UNIT),
-        event(built, "transfer", SELLER_2, USDC_ISSUER, XLM, 16 * UNIT),
+        event(built, "transfer", SELLER_1, USDC_ISSUER, XLM, 30 * UNIT),
         event(built, "mint", None, SELLER_2, USDC, 5 * UNIT),
+        event(built, "transfer", SELLER_2, USDC_ISSUER, XLM, 16 * UNIT),
     ]
 
 
@@ -671,8 +671,8 @@ def test_passive_sell_offer_result_in_the_manage_sell_offer_arm() -> None:
         result = op_result(arm, **{key: xdr.ManageSellOfferResult(code, success=success)})
         built = one_op(op, result)
         assert operation_events(built) == [
-            event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
             event(built, "transfer", ACCOUNT_A, SELLER_1, USDC, 10 * UNIT),
+            event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 30 * UNIT),
         ]
 
 
@@ -693,10 +693,10 @@ def _offer_atoms() -> list[xdr.ClaimAtom]:
 
 def _offer_trade_events(built: BuiltLedger) -> list:
     return [
-        event(built, "transfer", SELLER_1, BTC_ISSUER, XLM, 5 * UNIT),
         event(built, "mint", None, SELLER_1, BTC, 1 * UNIT),
-        event(built, "transfer", SELLER_2, BTC_ISSUER, ETH, 2 * UNIT),
+        event(built, "transfer", SELLER_1, BTC_ISSUER, XLM, 5 * UNIT),
         event(built, "transfer", BTC_ISSUER, SELLER_2, XLM, 10 * UNIT),
+        event(built, "transfer", SELLER_2, BTC_ISSUER, ETH, 2 * UNIT),
     ]
 
 
@@ -727,10 +727,10 @@ def _pool_atoms() -> list[xdr.ClaimAtom]:
 
 def _pool_trade_events(built: BuiltLedger) -> list:
     return [
-        event(built, "transfer", lp(LP_BTC_ETH), BTC_ISSUER, ETH, 2 * UNIT),
         event(built, "mint", None, lp(LP_BTC_ETH), BTC, 1 * UNIT),
-        event(built, "transfer", lp(LP_ETH_USDC), BTC_ISSUER, USDC, 100 * UNIT),
+        event(built, "transfer", lp(LP_BTC_ETH), BTC_ISSUER, ETH, 2 * UNIT),
         event(built, "transfer", BTC_ISSUER, lp(LP_ETH_USDC), ETH, 2 * UNIT),
+        event(built, "transfer", lp(LP_ETH_USDC), BTC_ISSUER, USDC, 100 * UNIT),
     ]
 
 
@@ -760,8 +760,8 @@ def test_v0_claim_atom_seller_is_an_account() -> None:
     )
     built = _sell_offer(ACCOUNT_A, [atom])
     assert operation_events(built) == [
-        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 3 * UNIT),
         event(built, "transfer", ACCOUNT_A, SELLER_1, USDC, UNIT),
+        event(built, "transfer", SELLER_1, ACCOUNT_A, XLM, 3 * UNIT),
     ]
 
 

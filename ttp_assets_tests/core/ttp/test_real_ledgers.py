@@ -99,6 +99,7 @@ def test_every_dataset_was_read_in_full(real: RealLedgers) -> None:
     seen = {name: (d.ledgers, d.transactions) for name, d in real.datasets.items()}
     assert seen == {
         "pubnet": (1, 163),
+        "pubnet-p26": (10, 2650),
         "testnet-2022": (160, 608),
         "core-tests": (11882, 10032),
         "rpc": (3, 5),
@@ -122,7 +123,7 @@ def test_derived_and_unified_modes_agree_where_ledgers_carry_unified_events(
 ) -> None:
     """Event lists compared whole, in §3 order: no principled difference shows up."""
     unified = {name: d.unified_ledgers for name, d in real.datasets.items() if d.unified_ledgers}
-    assert unified == {"core-tests": 89, "rpc": 1}
+    assert unified == {"core-tests": 89, "pubnet-p26": 10, "rpc": 1}
     for name, data in real.datasets.items():
         assert data.mode_differences == [], name
 
@@ -132,6 +133,7 @@ def test_event_counts_per_dataset(real: RealLedgers) -> None:
     derived = {name: dict(d.derived_counts) for name, d in real.datasets.items()}
     assert derived == {
         "pubnet": {"fee": 164, "transfer": 132},
+        "pubnet-p26": {"fee": 2905, "transfer": 3571, "mint": 48, "burn": 10},
         "testnet-2022": {"fee": 608, "transfer": 234, "mint": 42, "burn": 4, "clawback": 2},
         "core-tests": {"fee": 16456, "transfer": 2534, "mint": 307, "burn": 21},
         "rpc": {"fee": 5},
@@ -139,7 +141,11 @@ def test_event_counts_per_dataset(real: RealLedgers) -> None:
     unified = {
         name: dict(d.unified_counts) for name, d in real.datasets.items() if d.unified_counts
     }
-    assert unified == {"core-tests": {"fee": 155, "transfer": 38}, "rpc": {"fee": 1}}
+    assert unified == {
+        "core-tests": {"fee": 155, "transfer": 38},
+        "pubnet-p26": {"fee": 2905, "transfer": 3571, "mint": 48, "burn": 10},
+        "rpc": {"fee": 1},
+    }
 
 
 # --- pubnet 53312000 spot checks -------------------------------------------------------------
