@@ -14,6 +14,7 @@
 | TTP_SOURCE_RETRY_ATTEMPTS | 5 | attempts per lake/RPC request on transient failures |
 | TTP_LIVE_START_LEDGER | 0 | live tail: first ledger to follow (0: the partition holding the tip) |
 | TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
+| TTP_NATIVE_THREADS | 0 | threads of the native ledger core per run (0: every core) |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Settings:
     source_retry_attempts: int = 5
     live_start_ledger: int = 0
     live_max_ledgers_per_tick: int = 10_000
+    native_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -53,6 +55,8 @@ class Settings:
             raise ValueError("TTP_PARTITION_WIDTH must be a positive number of ledgers")
         if self.source_retry_attempts < 1:
             raise ValueError("TTP_SOURCE_RETRY_ATTEMPTS must be at least 1")
+        if self.native_threads < 0:
+            raise ValueError("TTP_NATIVE_THREADS must be 0 (every core) or a number of threads")
         if "rpc" in self.source and not self.rpc_url:
             raise ValueError(f"TTP_SOURCE={self.source} needs TTP_RPC_URL")
 
@@ -80,4 +84,5 @@ class Settings:
             live_max_ledgers_per_tick=int(
                 e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick
             ),
+            native_threads=int(e.get("TTP_NATIVE_THREADS") or d.native_threads),
         )

@@ -1,4 +1,4 @@
-"""Stellar networks: passphrases, network ids and the contract ids derived from them.
+"""Stellar networks: passphrases and network ids.
 
 Everything that depends on "which network" goes through :class:`Network`, so a deployment names
 its network once and every hash, SAC id and lake check agrees.
@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-
-from stellar_sdk import xdr
 
 PUBNET_PASSPHRASE = "Public Global Stellar Network ; September 2015"
 TESTNET_PASSPHRASE = "Test SDF Network ; September 2015"
@@ -42,9 +40,6 @@ class Network:
     def network_id(self) -> bytes:
         return _network_id(self.passphrase)
 
-    def native_contract_id(self) -> bytes:
-        return sac_contract_id(xdr.Asset(type=xdr.AssetType.ASSET_TYPE_NATIVE), self.passphrase)
-
     def require_passphrase(self, passphrase: str, where: str) -> None:
         if passphrase != self.passphrase:
             raise NetworkMismatchError(
@@ -69,23 +64,3 @@ def resolve_network(name_or_passphrase: str) -> Network:
 @lru_cache(maxsize=16)
 def _network_id(passphrase: str) -> bytes:
     return hashlib.sha256(passphrase.encode()).digest()
-
-
-@lru_cache(maxsize=4096)
-def _sac_contract_id_cached(asset_xdr: bytes, passphrase: str) -> bytes:
-    preimage = xdr.HashIDPreimage(
-        type=xdr.EnvelopeType.ENVELOPE_TYPE_CONTRACT_ID,
-        contract_id=xdr.HashIDPreimageContractID(
-            network_id=xdr.Hash(_network_id(passphrase)),
-            contract_id_preimage=xdr.ContractIDPreimage(
-                type=xdr.ContractIDPreimageType.CONTRACT_ID_PREIMAGE_FROM_ASSET,
-                from_asset=xdr.Asset.from_xdr_bytes(asset_xdr),
-            ),
-        ),
-    )
-    return hashlib.sha256(preimage.to_xdr_bytes()).digest()
-
-
-def sac_contract_id(asset: xdr.Asset, passphrase: str) -> bytes:
-    """The Stellar Asset Contract id of ``asset`` on the network with ``passphrase``."""
-    return _sac_contract_id_cached(asset.to_xdr_bytes(), passphrase)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from ..core.native import LedgerCore, ledger_core
 from ..core.network import Network, resolve_network
 from ..core.sources.base import LedgerSource, SourceConfigError
 from ..core.sources.combined import LakeThenRpcSource
@@ -77,6 +78,15 @@ class TokenEventsConfig(dg.ConfigurableResource):
     mode: str = Field(default="auto", description="auto, derived or unified")
 
 
+class NativeCoreResource(dg.ConfigurableResource):
+    """The native ledger core that verifies and decodes ledgers and derives token events."""
+
+    threads: int = Field(default=0, description="Worker threads per run (0: every core)")
+
+    def get(self, network: Network, mode: str = "auto") -> LedgerCore:
+        return ledger_core(network, mode, self.threads)
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "network": StellarNetwork(network=settings.network),
@@ -89,6 +99,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             retry_attempts=settings.source_retry_attempts,
         ),
         "token_events": TokenEventsConfig(mode=settings.events_mode),
+        "native_core": NativeCoreResource(threads=settings.native_threads),
         "parquet_io_manager": ParquetIOManager(storage_uri=settings.storage_uri),
         "delta_io_manager": DeltaIOManager(storage_uri=settings.storage_uri),
     }

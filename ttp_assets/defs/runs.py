@@ -10,6 +10,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from ..core.errors import LedgerDataError, TokenTransferError
 from ..core.ledger_ranges import parse_key
 from ..core.network import NetworkMismatchError
 from ..core.pipeline.incremental import continued_stats, resume_base, stored_coverage
@@ -17,8 +18,6 @@ from ..core.sources.base import SourceError
 from ..core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
 from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
-from ..core.ttp import TokenTransferError
-from ..core.xdr.framing import LedgerDataError
 from .partitions import full_rebuild
 from .warehouse import WarehouseResource
 

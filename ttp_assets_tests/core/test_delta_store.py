@@ -247,9 +247,9 @@ def test_keys_are_validated_before_they_reach_a_predicate(tmp_path: Path) -> Non
 
 
 def test_decimal_amounts_are_exact() -> None:
-    from ttp_assets.core.tables.events import event_rows
-    from ttp_assets.core.ttp import TokenEvent
-    from ttp_assets.core.xdr.assets import NATIVE_INFO
+    from ttp_assets_tests.reference.tables.events import event_rows
+    from ttp_assets_tests.reference.ttp import TokenEvent
+    from ttp_assets_tests.reference.xdr.assets import NATIVE_INFO
 
     ev = TokenEvent(5, 0, "ab", 1, 1, "C", "transfer", "GA", "GB", NATIVE_INFO, 10**38 + 5)
     small = TokenEvent(5, 0, "ab", 1, 1, "C", "transfer", "GA", "GB", NATIVE_INFO, -123)

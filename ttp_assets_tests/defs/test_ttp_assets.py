@@ -13,9 +13,9 @@ from ttp_assets.core import schemas
 from ttp_assets.core.ledger_ranges import keys_covering
 from ttp_assets.core.storage.delta_store import DeltaPartitionStore, PartitionWrite
 from ttp_assets.core.storage.location import open_location
-from ttp_assets.core.tables.events import event_rows
-from ttp_assets.core.ttp import choose_mode, events_for_ledger
-from ttp_assets.core.xdr.ledger import decode_ledger
+from ttp_assets_tests.reference.tables.events import event_rows
+from ttp_assets_tests.reference.ttp import choose_mode, events_for_ledger
+from ttp_assets_tests.reference.xdr.ledger import decode_ledger
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TEST_WIDTH,

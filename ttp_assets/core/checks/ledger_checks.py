@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 
 from ..ledger_ranges import LedgerRange, parse_key
 from ..storage.partitions_reader import StoredPartition
-from ..xdr.framing import LedgerDataError, read_lcm_header
+from ..native import read_headers
 
 MAX_REPORTED = 20
 
@@ -132,21 +132,19 @@ def check_header_hashes(part: StoredPartition, out: CheckOutcome) -> None:
     for batch in part.batches(cols, batch_size=64):
         seqs = batch.column("ledger_sequence").to_pylist()
         hashes = batch.column("ledger_hash").to_pylist()
-        blobs = batch.column("lcm_xdr")
-        for i, seq in enumerate(seqs):
+        for seq, row_hash, header in zip(
+            seqs, hashes, read_headers(batch.column("lcm_xdr")), strict=True
+        ):
             out.checked += 1
-            try:
-                info = read_lcm_header(blobs[i].as_py(), f"{where} ledger {seq}")
-            except LedgerDataError as exc:
-                out.add(str(exc))
+            if header.problem is not None:
+                out.add(f"{where} ledger {seq}: {header.problem}")
                 continue
-            if info.sequence != seq:
-                out.add(f"{where}: row for ledger {seq} holds the header of ledger {info.sequence}")
-            computed = info.computed_hash().hex()
-            if computed != hashes[i] or info.ledger_hash.hex() != hashes[i]:
+            if header.sequence != seq:
+                out.add(f"{where}: row for ledger {seq} holds the header of ledger {header.sequence}")
+            if header.computed_hash != row_hash or header.recorded_hash != row_hash:
                 out.add(
-                    f"{where}: ledger {seq} header hashes to {computed}, the LCM records "
-                    f"{info.ledger_hash.hex()} and the row says {hashes[i]}"
+                    f"{where}: ledger {seq} header hashes to {header.computed_hash}, the LCM "
+                    f"records {header.recorded_hash} and the row says {row_hash}"
                 )
 
 

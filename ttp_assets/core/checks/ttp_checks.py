@@ -1,131 +1,96 @@
 """Proofs over stored token events: balance reconciliation and fee totals.
 
-Both read committed partitions only. Tables are written in ledger order, so the two sides are
-merged ledger by ledger and memory stays bounded by one ledger's rows.
+Both read committed partitions only. The reconciliation runs in the native core over the two
+tables streamed in ledger order (memory bounded by one ledger's rows); the fee totals are one
+grouped sum in Arrow. Neither touches a row in Python.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import ttp_native
 
 from ..storage.partitions_reader import StoredPartition
-from ..tables.events import EVENT_COLUMNS_FOR_BALANCES, events_from_batches
-from ..ttp.balances import BalanceDeltas, deltas_from_events
-from ..ttp.events import FEE
 from .ledger_checks import CheckOutcome
 
 MAX_DIFFS_PER_TX = 10
 
+_EVENT_COLUMNS = {
+    "ledger_sequence": pa.int64(),
+    "transaction_index": pa.int64(),
+    "transaction_hash": pa.string(),
+    "event_type": pa.string(),
+    "from": pa.string(),
+    "to": pa.string(),
+    "asset": pa.string(),
+    "amount_raw": pa.string(),
+}
+_BALANCE_COLUMNS = {
+    "ledger_sequence": pa.int64(),
+    "transaction_index": pa.int64(),
+    "transaction_hash": pa.string(),
+    "holder": pa.string(),
+    "asset": pa.string(),
+    "delta": pa.int64(),
+}
 
-def _by_ledger(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[int, list[dict]]]:
-    """Rows grouped by ledger_sequence, for input sorted by it."""
-    current: int | None = None
-    rows: list[dict] = []
-    for batch in batches:
-        for r in batch.to_pylist():
-            seq = r["ledger_sequence"]
-            if current is not None and seq != current:
-                if seq < current:
-                    raise ValueError(f"rows are not in ledger order ({seq} after {current})")
-                yield current, rows
-                rows = []
-            current = seq
-            rows.append(r)
-    if current is not None:
-        yield current, rows
 
+def _stream(part: StoredPartition, columns: dict[str, pa.DataType]) -> pa.RecordBatchReader:
+    """The partition's rows (ledger order) as the types the native check reads."""
+    schema = pa.schema(columns)
 
-def _merge(
-    left: Iterator[tuple[int, list[dict]]], right: Iterator[tuple[int, list[dict]]]
-) -> Iterator[tuple[int, list[dict], list[dict]]]:
-    """Ledger-aligned pairs from two ledger-ordered group streams ([] where a side has none)."""
-    a, b = next(left, None), next(right, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and a[0] < b[0]):
-            yield a[0], a[1], []  # type: ignore[index]
-            a = next(left, None)
-        elif a is None or b[0] < a[0]:
-            yield b[0], [], b[1]
-            b = next(right, None)
-        else:
-            yield a[0], a[1], b[1]
-            a, b = next(left, None), next(right, None)
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in part.batches(list(columns)):
+            yield batch.select(list(columns)).cast(schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def check_reconciliation(
     events: StoredPartition, balances: StoredPartition, out: CheckOutcome
 ) -> None:
     """Per transaction, the events' balance deltas equal the ledger entries' (spec §4)."""
-    ev_groups = _by_ledger(events.batches(EVENT_COLUMNS_FOR_BALANCES))
-    bal_cols = [
-        "ledger_sequence",
-        "transaction_index",
-        "transaction_hash",
-        "holder",
-        "asset",
-        "delta",
-    ]
-    bal_groups = _by_ledger(balances.batches(bal_cols))
-    for seq, ev_rows, bal_rows in _merge(ev_groups, bal_groups):
-        by_tx: dict[int, list] = defaultdict(list)
-        for ev in events_from_batches([pa.RecordBatch.from_pylist(ev_rows)] if ev_rows else []):
-            by_tx[ev.transaction_index].append(ev)
-        changes: dict[int, BalanceDeltas] = defaultdict(dict)
-        hashes: dict[int, str] = {}
-        for r in bal_rows:
-            changes[r["transaction_index"]][(r["holder"], r["asset"])] = r["delta"]
-            hashes[r["transaction_index"]] = r["transaction_hash"]
-        for tx in sorted(by_tx.keys() | changes.keys()):
-            out.checked += 1
-            from_events = deltas_from_events(by_tx.get(tx, []))
-            from_changes = changes.get(tx, {})
-            if from_events == from_changes:
-                continue
-            tx_hash = hashes.get(tx) or (by_tx[tx][0].tx_hash if by_tx.get(tx) else "?")
-            diffs = []
-            for k in sorted(from_events.keys() | from_changes.keys()):
-                e, c = from_events.get(k, 0), from_changes.get(k, 0)
-                if e != c:
-                    diffs.append(f"{k[0]} {k[1]}: events {e}, changes {c}")
-            out.add(
-                f"partition {events.key}: ledger {seq} tx {tx} ({tx_hash}): "
-                + "; ".join(diffs[:MAX_DIFFS_PER_TX])
-                + (
-                    f"; and {len(diffs) - MAX_DIFFS_PER_TX} more"
-                    if len(diffs) > MAX_DIFFS_PER_TX
-                    else ""
-                )
-            )
+    checked, mismatches = ttp_native.reconcile_stored(
+        _stream(events, _EVENT_COLUMNS), _stream(balances, _BALANCE_COLUMNS)
+    )
+    out.checked += checked
+    for seq, tx, tx_hash, diffs in mismatches:
+        shown = [f"{holder} {asset}: events {e}, changes {c}" for holder, asset, e, c in diffs]
+        more = len(shown) - MAX_DIFFS_PER_TX
+        out.add(
+            f"partition {events.key}: ledger {seq} tx {tx} ({tx_hash}): "
+            + "; ".join(shown[:MAX_DIFFS_PER_TX])
+            + (f"; and {more} more" if more > 0 else "")
+        )
 
 
 def check_fee_totals(events: StoredPartition, ledgers: StoredPartition, out: CheckOutcome) -> None:
     """Per ledger, the fee events (charges net of refunds) sum to the fees charged."""
-    import pyarrow.dataset as ds
-
-    fees: dict[int, int] = defaultdict(int)
-    fee_filter = ds.field("event_type") == FEE
-    for batch in events.batches(["ledger_sequence", "amount_raw"], filter=fee_filter):
-        for seq, amount in zip(
-            batch.column("ledger_sequence").to_pylist(),
-            batch.column("amount_raw").to_pylist(),
+    fees = events.read(["ledger_sequence", "amount"], filter=ds.field("event_type") == "fee")
+    per_ledger = fees.group_by("ledger_sequence").aggregate([("amount", "sum")])
+    paid = dict(
+        zip(
+            per_ledger.column("ledger_sequence").to_pylist(),
+            per_ledger.column("amount_sum").to_pylist(),
             strict=True,
-        ):
-            fees[seq] += int(amount)
+        )
+    )
     led = ledgers.read(["ledger_sequence", "fee_charged"])
-    for seq, charged in zip(
-        led.column("ledger_sequence").to_pylist(),
-        led.column("fee_charged").to_pylist(),
-        strict=True,
-    ):
-        out.checked += 1
-        if fees.get(seq, 0) != charged:
+    seqs = led.column("ledger_sequence").to_pylist()
+    charged = led.column("fee_charged").to_pylist()
+    out.checked += len(seqs)
+    if pc.any(pc.is_null(fees.column("amount"))).as_py():
+        out.add(f"partition {events.key}: a fee event's amount does not fit decimal(38,0)")
+    for seq, fee in zip(seqs, charged, strict=True):
+        total = int(paid.get(seq) or 0)
+        if total != fee:
             out.add(
-                f"partition {events.key}: ledger {seq} fee events sum to {fees.get(seq, 0)} "
-                f"but its transactions were charged {charged}"
+                f"partition {events.key}: ledger {seq} fee events sum to {total} "
+                f"but its transactions were charged {fee}"
             )
-    extra = set(fees) - set(led.column("ledger_sequence").to_pylist())
-    for seq in sorted(extra):
+    for seq in sorted(set(paid) - set(seqs)):
         out.add(f"partition {events.key}: fee events for ledger {seq}, which is not in ledgers")

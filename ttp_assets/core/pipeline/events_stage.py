@@ -1,4 +1,7 @@
-"""The token-transfer stage: raw ledgers -> ``ttp_events`` and ``balance_changes`` rows."""
+"""The token-transfer stage: raw ledgers -> ``ttp_events`` and ``balance_changes`` rows.
+
+The token transfer processor runs in the native core (``core.native``); this moves batches.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .. import schemas
-from ..network import Network
+from ..native import TOKEN_EVENTS, LedgerCore
 from ..storage.spool import SpoolWriter
-from ..tables.events import balance_change_rows, event_rows
-from ..tables.rows import BatchBuilder
-from ..ttp import choose_mode, events_for_ledger
-from ..xdr.ledger import decode_ledger
-
-EVENT_BATCH_ROWS = 50_000
+from .ledger_stage import ledger_labels
 
 
 @dataclass
@@ -34,35 +31,22 @@ class EventStageResult:
 
 
 def derive_events(
-    raw: Iterable[pa.RecordBatch], network: Network, mode: str, writers: EventWriters
+    raw: Iterable[pa.RecordBatch], core: LedgerCore, writers: EventWriters
 ) -> EventStageResult:
-    """Decode each raw ledger once; write its events (spec order) and its balance changes.
+    """Each raw ledger's events (spec order) and its balance changes, one native pass.
 
-    ``mode`` is ``auto`` (per ledger: unified where the ledger carries CAP-67 events, else
-    derived), ``derived`` or ``unified``.
+    The core's mode is ``auto`` (per ledger: unified where the ledger carries CAP-67 events,
+    else derived), ``derived`` or ``unified``.
     """
-    ev_builder = BatchBuilder(schemas.TTP_EVENTS)
-    bal_builder = BatchBuilder(schemas.BALANCE_CHANGES)
     result = EventStageResult()
     for batch in raw:
-        seqs = batch.column("ledger_sequence").to_pylist()
-        blobs = batch.column("lcm_xdr")
-        for i, seq in enumerate(seqs):
-            ledger = decode_ledger(blobs[i].as_py(), network, where=f"ledger {seq}")
-            derivation = choose_mode(ledger) if mode == "auto" else mode
-            events = events_for_ledger(ledger, network, derivation)
-            for row in event_rows(events, derivation):
-                ev_builder.append(row)
-            for row in balance_change_rows(ledger):
-                bal_builder.append(row)
-            result.ledgers += 1
-            result.events += len(events)
-            result.by_type.update(e.event_type for e in events)
-            result.by_derivation[derivation] += 1
-            if len(ev_builder) >= EVENT_BATCH_ROWS:
-                writers.events.write(ev_builder.flush())
-            if len(bal_builder) >= EVENT_BATCH_ROWS:
-                writers.balances.write(bal_builder.flush())
-    writers.events.write(ev_builder.flush())
-    writers.balances.write(bal_builder.flush())
+        out = core.process(batch.column("lcm_xdr"), TOKEN_EVENTS, labels=ledger_labels(batch))
+        for ev in out.tables["ttp_events"]:
+            writers.events.write(ev)
+        for bal in out.tables["balance_changes"]:
+            writers.balances.write(bal)
+        result.ledgers += out.ledgers
+        result.events += out.events
+        result.by_type.update(out.events_by_type)
+        result.by_derivation.update(out.ledgers_by_derivation)
     return result

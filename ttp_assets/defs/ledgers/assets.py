@@ -12,9 +12,9 @@ from ...core.pipeline.ledger_stage import DecodeWriters, decode_raw_batches, ing
 from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput, PartitionStore
 from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
-from ...core.xdr.framing import LedgerDataError
+from ...core.errors import LedgerDataError
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
-from ..resources import LedgerSourceResource, StellarNetwork
+from ..resources import LedgerSourceResource, NativeCoreResource, StellarNetwork
 from ..runs import column_schema, derive_from_raw, partition_failure, table_outs
 from ..warehouse import WarehouseResource
 
@@ -37,9 +37,11 @@ def raw_ledgers(
     context: dg.AssetExecutionContext,
     network: StellarNetwork,
     ledger_source: LedgerSourceResource,
+    native_core: NativeCoreResource,
     warehouse: WarehouseResource,
 ) -> PartitionedOutput:
     net = network.get()
+    core = native_core.get(net)
     source = ledger_source.open(net)
     stored = warehouse.store("raw_ledgers")
     spool = Spool("raw_ledgers")
@@ -54,7 +56,7 @@ def raw_ledgers(
                 try:
                     prev_hash = last_hash(stored, key, base) if base is not None else None
                     res = ingest_range(
-                        source, rng, last, writer, resume_after=base, previous_hash=prev_hash
+                        source, core, rng, last, writer, resume_after=base, previous_hash=prev_hash
                     )
                 except BaseException:
                     writer.abort()
@@ -103,13 +105,14 @@ def decoded_ledgers(
     context: dg.AssetExecutionContext,
     raw_ledgers: PartitionedInput,
     network: StellarNetwork,
+    native_core: NativeCoreResource,
     warehouse: WarehouseResource,
 ) -> tuple[PartitionedOutput, PartitionedOutput, PartitionedOutput]:
     """Decode each raw ledger once into the ledgers, transactions and operations tables."""
-    net = network.get()
+    core = native_core.get(network.get())
 
     def decode(raw: Iterator[pa.RecordBatch], writers: dict[str, SpoolWriter]) -> str:
-        n = decode_raw_batches(raw, net, DecodeWriters(**writers))
+        n = decode_raw_batches(raw, core, DecodeWriters(**writers))
         writers["ledgers"].stats.extra["new_ledgers"] = n
         return (
             f"{n} new ledgers, {writers['transactions'].stats.rows} transactions, "

@@ -10,7 +10,7 @@ from ...core.pipeline.events_stage import EventWriters, derive_events
 from ...core.storage.partitions_reader import PartitionedInput
 from ...core.storage.spool import PartitionedOutput, SpoolWriter
 from ..partitions import backfill_policy, ledger_ranges
-from ..resources import StellarNetwork, TokenEventsConfig
+from ..resources import NativeCoreResource, StellarNetwork, TokenEventsConfig
 from ..runs import derive_from_raw, table_outs
 from ..warehouse import WarehouseResource
 
@@ -29,18 +29,16 @@ def token_transfers(
     raw_ledgers: PartitionedInput,
     network: StellarNetwork,
     token_events: TokenEventsConfig,
+    native_core: NativeCoreResource,
     warehouse: WarehouseResource,
 ) -> tuple[PartitionedOutput, PartitionedOutput]:
     """Every token movement (transfer, mint, burn, clawback, fee) as the reference TTP derives
     it, and the balance changes of the ledger entries that the events must account for."""
-    net = network.get()
+    core = native_core.get(network.get(), token_events.mode)
 
     def derive(raw: Iterator[pa.RecordBatch], writers: dict[str, SpoolWriter]) -> str:
         res = derive_events(
-            raw,
-            net,
-            token_events.mode,
-            EventWriters(writers["ttp_events"], writers["balance_changes"]),
+            raw, core, EventWriters(writers["ttp_events"], writers["balance_changes"])
         )
         writers["ttp_events"].stats.extra.update(
             {f"new_events_{t}": n for t, n in sorted(res.by_type.items())}

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 from stellar_sdk import Asset, Keypair, MuxedAccount, StrKey, xdr
 
-from ttp_assets.core.network import Network, sac_contract_id
-from ttp_assets.core.ttp import MuxedInfo, TokenEvent, TokenTransferProcessor, TransactionEvents
-from ttp_assets.core.xdr.assets import AssetInfo, asset_info
-from ttp_assets.core.xdr.ledger import DecodedLedger, decode_ledger, transaction_hash
-from ttp_assets.core.xdr.strkeys import b_address, c_address, l_address
+from ttp_assets.core.network import Network
+from ttp_assets_tests.reference.network_ids import sac_contract_id
+from ttp_assets_tests.reference.ttp import MuxedInfo, TokenEvent, TokenTransferProcessor, TransactionEvents
+from ttp_assets_tests.reference.xdr.assets import AssetInfo, asset_info
+from ttp_assets_tests.reference.xdr.ledger import DecodedLedger, decode_ledger, transaction_hash
+from ttp_assets_tests.reference.xdr.strkeys import b_address, c_address, l_address
 
 PASSPHRASE = "some network passphrase"
 NETWORK = Network("ttp-fixtures", PASSPHRASE)

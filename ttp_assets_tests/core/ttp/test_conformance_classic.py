@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets.core.ttp import MuxedInfo, TokenTransferError
-from ttp_assets.core.ttp.balances import deltas_from_changes, deltas_from_events
-from ttp_assets.core.ttp.changes import operation_changes
-from ttp_assets.core.ttp.classic import revoke_claimable_balance_hash
+from ttp_assets_tests.reference.ttp import MuxedInfo, TokenTransferError
+from ttp_assets_tests.reference.ttp.balances import deltas_from_changes, deltas_from_events
+from ttp_assets_tests.reference.ttp.changes import operation_changes
+from ttp_assets_tests.reference.ttp.classic import revoke_claimable_balance_hash
 
 from .builders import (
     ACCOUNT_A,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from stellar_sdk import Asset, xdr
 
-from ttp_assets.core.ttp import MuxedInfo, TokenEvent, TokenTransferError
-from ttp_assets.core.ttp.contract_events import token_event
-from ttp_assets.core.ttp.events import TxEventContext
-from ttp_assets.core.ttp.sac_assets import SacAssets
-from ttp_assets.core.xdr.strkeys import c_address
+from ttp_assets_tests.reference.ttp import MuxedInfo, TokenEvent, TokenTransferError
+from ttp_assets_tests.reference.ttp.contract_events import token_event
+from ttp_assets_tests.reference.ttp.events import TxEventContext
+from ttp_assets_tests.reference.ttp.sac_assets import SacAssets
+from ttp_assets_tests.reference.xdr.strkeys import c_address
 
 from .builders import (
     ACCOUNT_A,

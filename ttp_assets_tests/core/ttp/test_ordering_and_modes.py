@@ -6,7 +6,7 @@ import pytest
 from stellar_sdk import xdr
 
 from ttp_assets.core.network import Network, NetworkMismatchError
-from ttp_assets.core.ttp import (
+from ttp_assets_tests.reference.ttp import (
     TokenTransferError,
     TokenTransferProcessor,
     TransactionEvents,
@@ -14,7 +14,7 @@ from ttp_assets.core.ttp import (
     events_for_ledger,
     reconcile_ledger,
 )
-from ttp_assets.core.ttp.ordering import ledger_order
+from ttp_assets_tests.reference.ttp.ordering import ledger_order
 from ttp_assets.core.xdr.framing import LedgerDataError
 
 from .builders import (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ttp_assets.core.network import Network
-from ttp_assets.core.ttp import (
+from ttp_assets_tests.reference.ttp import (
     TokenEvent,
     TokenTransferProcessor,
     TransactionMismatch,
@@ -20,8 +20,8 @@ from ttp_assets.core.ttp import (
     fee_totals,
     reconcile_ledger,
 )
-from ttp_assets.core.ttp.classic import muxed_info_from_memo
-from ttp_assets.core.xdr.ledger import DecodedLedger, decode_ledger
+from ttp_assets_tests.reference.ttp.classic import muxed_info_from_memo
+from ttp_assets_tests.reference.xdr.ledger import DecodedLedger, decode_ledger
 from ttp_assets_tests.shared_data import all_verifiable_files, rpc_ledgers
 
 PUBNET_LEDGER = 53312000

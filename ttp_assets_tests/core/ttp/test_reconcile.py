@@ -11,7 +11,7 @@ import pickle
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets.core.ttp import (
+from ttp_assets_tests.reference.ttp import (
     BalanceDifference,
     MuxedInfo,
     TokenEvent,
@@ -21,8 +21,8 @@ from ttp_assets.core.ttp import (
     reconcile_ledger,
     reconcile_transaction,
 )
-from ttp_assets.core.ttp.balances import deltas_from_changes, deltas_from_events
-from ttp_assets.core.ttp.changes import operation_changes, paired, transaction_changes
+from ttp_assets_tests.reference.ttp.balances import deltas_from_changes, deltas_from_events
+from ttp_assets_tests.reference.ttp.changes import operation_changes, paired, transaction_changes
 
 from .builders import (
     ACCOUNT_A,

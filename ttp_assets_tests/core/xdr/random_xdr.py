@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import struct
 
-from ttp_assets.core.xdr.fastxdr.model import (
+from ttp_assets_tests.reference.xdr.fastxdr.model import (
     UNBOUNDED,
     Array,
     Element,

@@ -13,8 +13,8 @@ import struct
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets.core.xdr import fastxdr
-from ttp_assets.core.xdr.fastxdr.model import EnumDef, UnionDef
+from ttp_assets_tests.reference.xdr import fastxdr
+from ttp_assets_tests.reference.xdr.fastxdr.model import EnumDef, UnionDef
 from ttp_assets_tests.core.xdr.compare import assert_same
 from ttp_assets_tests.core.xdr.random_xdr import RandomXdr
 

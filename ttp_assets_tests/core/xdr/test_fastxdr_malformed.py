@@ -14,9 +14,10 @@ from functools import cache
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets.core.xdr import fastxdr
-from ttp_assets.core.xdr.framing import LedgerDataError, read_lcm_header, split_lcm_batch
-from ttp_assets.core.xdr.lcm_decoder import decode_lcm
+from ttp_assets_tests.reference.xdr import fastxdr
+from ttp_assets.core.xdr.framing import LedgerDataError, split_lcm_batch
+from ttp_assets_tests.reference.xdr.header import read_lcm_header
+from ttp_assets_tests.reference.xdr.lcm_decoder import decode_lcm
 from ttp_assets_tests.core.xdr.real_ledgers import real_ledgers
 
 
@@ -103,7 +104,7 @@ def test_unknown_union_discriminants_are_refused() -> None:
     bad_env = v0[:at] + struct.pack(">i", 77) + v0[at + 4 :]
     _refused_everywhere(bad_env, match="invalid TransactionEnvelope discriminant 77")
     batch = struct.pack(">III", 1, 2, 2) + v0 + bad_env
-    with pytest.raises(LedgerDataError, match="XDR of ledger #1 does not decode"):
+    with pytest.raises(LedgerDataError, match="XDR of ledger #1 .*does not decode"):
         split_lcm_batch(batch, "b")
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets.core.xdr import fastxdr
-from ttp_assets.core.xdr.fastxdr.model import (
+from ttp_assets_tests.reference.xdr import fastxdr
+from ttp_assets_tests.reference.xdr.fastxdr.model import (
     Array,
     EnumRef,
     Opaque,

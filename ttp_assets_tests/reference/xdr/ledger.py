@@ -13,8 +13,8 @@ from functools import cached_property
 
 from stellar_sdk import xdr
 
-from ..network import Network
-from .framing import LedgerDataError
+from ttp_assets.core.errors import LedgerDataError
+from ttp_assets.core.network import Network
 from .lcm_decoder import LcmParts, decode_lcm
 
 TX_SUCCESS_CODES = frozenset(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stellar_sdk import StrKey, xdr
 
-from ..network import sac_contract_id
+from ..network_ids import sac_contract_id
 from ..xdr.assets import AssetInfo, asset_from_code_issuer, asset_info
 from ..xdr.strkeys import c_address
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from stellar_sdk import xdr
 
-from ..network import Network
+from ttp_assets.core.network import Network
 from ..xdr.ledger import DecodedLedger, LedgerTransaction
 from ..xdr.strkeys import muxed_g
 from .changes import operation_changes

@@ -53,6 +53,14 @@ def memo_fields(memo: xdr.Memo) -> tuple[str, str | None]:
     return "none", None
 
 
+# Times beyond this (9999-12-31T23:59:59Z) are null: most readers cannot represent them.
+LAST_SECOND_OF_9999 = 253_402_300_799
+
+
+def timestamp_or_none(seconds: int | None) -> int | None:
+    return seconds if seconds is not None and seconds <= LAST_SECOND_OF_9999 else None
+
+
 def _bounds(tx: xdr.Transaction | xdr.TransactionV0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if isinstance(tx, xdr.TransactionV0):
@@ -64,9 +72,8 @@ def _bounds(tx: xdr.Transaction | xdr.TransactionV0) -> dict[str, Any]:
         if cond.type == xdr.PreconditionType.PRECOND_V2:
             tb, lb = cond.v2.time_bounds, cond.v2.ledger_bounds
     if tb is not None:
-        out["min_time"] = tb.min_time.time_point.uint64
-        max_time = tb.max_time.time_point.uint64
-        out["max_time"] = max_time or None
+        out["min_time"] = timestamp_or_none(tb.min_time.time_point.uint64)
+        out["max_time"] = timestamp_or_none(tb.max_time.time_point.uint64 or None)
     if lb is not None:
         out["min_ledger"] = lb.min_ledger.uint32
         out["max_ledger"] = lb.max_ledger.uint32 or None

@@ -1,0 +1,1 @@
+"""Reference rows of the decoded and token-transfer tables."""

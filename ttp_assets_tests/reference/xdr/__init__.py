@@ -1,0 +1,1 @@
+"""Reference LCM decoding with the SDK types (generated fast decoders)."""
