@@ -148,8 +148,9 @@ def _ingest(ledgers, network):  # type: ignore[no-untyped-def]
 
 def _decode(ledgers, network):  # type: ignore[no-untyped-def]
     from ttp_assets.core.tables.decoded import decoded_rows
-    from ttp_assets.core.xdr.framing import LedgerDataError
     from ttp_assets.core.xdr.ledger import decode_ledger
+
+    from ttp_assets.core.xdr.framing import LedgerDataError
 
     ops = 0
     try:
@@ -163,8 +164,9 @@ def _decode(ledgers, network):  # type: ignore[no-untyped-def]
 
 def _events(ledgers, network):  # type: ignore[no-untyped-def]
     from ttp_assets.core.ttp import TokenTransferError, events_for_ledger
-    from ttp_assets.core.xdr.framing import LedgerDataError
     from ttp_assets.core.xdr.ledger import decode_ledger
+
+    from ttp_assets.core.xdr.framing import LedgerDataError
 
     n = 0
     try:
@@ -176,11 +178,12 @@ def _events(ledgers, network):  # type: ignore[no-untyped-def]
 
 
 def _parquet(ledgers, network):  # type: ignore[no-untyped-def]
+    from ttp_assets.core.tables.rows import BatchBuilder
+
     from ttp_assets.core import schemas
     from ttp_assets.core.pipeline.ledger_stage import RAW_BATCH_LEDGERS, raw_ledger_row
     from ttp_assets.core.storage.location import open_location
     from ttp_assets.core.storage.parquet_store import ParquetPartitionStore
-    from ttp_assets.core.tables.rows import BatchBuilder
     from ttp_assets.core.xdr.framing import read_lcm_header
 
     batches = []

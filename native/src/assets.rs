@@ -1,6 +1,8 @@
 //! Asset renderings: the canonical `native` / `CODE:ISSUER` string and its parts.
 
-use stellar_xdr::{AlphaNum12, AlphaNum4, Asset, ChangeTrustAsset, LiquidityPoolParameters, TrustLineAsset};
+use stellar_xdr::{
+    AlphaNum12, AlphaNum4, Asset, ChangeTrustAsset, LiquidityPoolParameters, TrustLineAsset,
+};
 
 use crate::strkey;
 
@@ -18,7 +20,12 @@ pub struct AssetInfo {
 
 impl AssetInfo {
     pub fn native() -> Self {
-        Self { canonical: NATIVE.to_owned(), kind: NATIVE, code: None, issuer: None }
+        Self {
+            canonical: NATIVE.to_owned(),
+            kind: NATIVE,
+            code: None,
+            issuer: None,
+        }
     }
 
     pub fn is_native(&self) -> bool {
@@ -30,13 +37,21 @@ impl AssetInfo {
 /// shown as U+FFFD (codes are ASCII alphanumerics by protocol rule).
 pub fn code_text(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-    raw[..end].iter().map(|&b| if b.is_ascii() { b as char } else { '\u{FFFD}' }).collect()
+    raw[..end]
+        .iter()
+        .map(|&b| if b.is_ascii() { b as char } else { '\u{FFFD}' })
+        .collect()
 }
 
 fn credit(code: &[u8], issuer: &stellar_xdr::AccountId, kind: &'static str) -> AssetInfo {
     let code = code_text(code);
     let issuer = strkey::account_id(issuer);
-    AssetInfo { canonical: format!("{code}:{issuer}"), kind, code: Some(code), issuer: Some(issuer) }
+    AssetInfo {
+        canonical: format!("{code}:{issuer}"),
+        kind,
+        code: Some(code),
+        issuer: Some(issuer),
+    }
 }
 
 fn alphanum4(a: &AlphaNum4) -> AssetInfo {

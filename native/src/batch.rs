@@ -44,7 +44,12 @@ pub struct Wanted {
 
 impl Default for Wanted {
     fn default() -> Self {
-        Self { raw_ledgers: false, decoded: false, ttp: false, commitments: true }
+        Self {
+            raw_ledgers: false,
+            decoded: false,
+            ttp: false,
+            commitments: true,
+        }
     }
 }
 
@@ -113,7 +118,9 @@ pub struct ChainStart {
 fn pool(threads: usize) -> CoreResult<Arc<rayon::ThreadPool>> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut pools = pools.lock().map_err(|_| CoreError::internal("thread pool registry poisoned"))?;
+    let mut pools = pools
+        .lock()
+        .map_err(|_| CoreError::internal("thread pool registry poisoned"))?;
     if let Some(p) = pools.get(&threads) {
         return Ok(Arc::clone(p));
     }
@@ -147,7 +154,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// The label of ledger `i` in messages: the caller's, else its position in the batch.
 fn label(labels: Option<&[String]>, i: usize) -> String {
-    labels.and_then(|l| l.get(i).cloned()).unwrap_or_else(|| format!("LedgerCloseMeta #{i} of the batch"))
+    labels
+        .and_then(|l| l.get(i).cloned())
+        .unwrap_or_else(|| format!("LedgerCloseMeta #{i} of the batch"))
 }
 
 fn process_ledger(
@@ -207,11 +216,21 @@ fn process_chunk(
     let mut out = ChunkOutput::default();
     for i in range.clone() {
         if lcms.is_null(i) {
-            return Err(CoreError::data(format!("{}: no LedgerCloseMeta bytes (null)", label(labels, i))));
+            return Err(CoreError::data(format!(
+                "{}: no LedgerCloseMeta bytes (null)",
+                label(labels, i)
+            )));
         }
         let data = lcms.value(i);
         let step = catch_unwind(AssertUnwindSafe(|| {
-            process_ledger(config, wanted, &mut processor, data, &mut b, &mut out.events_by_type)
+            process_ledger(
+                config,
+                wanted,
+                &mut processor,
+                data,
+                &mut b,
+                &mut out.events_by_type,
+            )
         }));
         let summary = match step {
             Ok(Ok(s)) => s,
@@ -250,7 +269,11 @@ fn chunks(lcms: &BinaryArray, threads: usize) -> Vec<std::ops::Range<usize>> {
     if n == 0 {
         return Vec::new();
     }
-    let parts = if threads <= 1 { 1 } else { (threads * 4).min(n) };
+    let parts = if threads <= 1 {
+        1
+    } else {
+        (threads * 4).min(n)
+    };
     let total: usize = (0..n).map(|i| lcms.value_length(i) as usize).sum();
     let target = total.div_ceil(parts).max(1);
     let mut out = Vec::with_capacity(parts);
@@ -270,7 +293,11 @@ fn chunks(lcms: &BinaryArray, threads: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// The ledgers follow each other: expected sequences and an unbroken hash chain.
-fn verify_chain(output: &BatchOutput, chain: &ChainStart, labels: Option<&[String]>) -> CoreResult<()> {
+fn verify_chain(
+    output: &BatchOutput,
+    chain: &ChainStart,
+    labels: Option<&[String]>,
+) -> CoreResult<()> {
     if chain.first_sequence.is_none() && chain.previous_hash.is_none() {
         return Ok(()); // not a chain the caller vouches for (e.g. ledgers of unit tests)
     }

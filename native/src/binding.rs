@@ -19,11 +19,36 @@ use crate::error::{CoreError, ErrorKind};
 use crate::network::Network;
 use crate::ttp::Mode;
 
-create_exception!(ttp_native, NativeError, PyException, "An error of the native ledger core.");
-create_exception!(ttp_native, LedgerDataError, NativeError, "Ledger bytes that cannot be trusted.");
-create_exception!(ttp_native, TokenTransferError, NativeError, "Data the TTP cannot turn into events.");
-create_exception!(ttp_native, NetworkMismatchError, NativeError, "A ledger of another network.");
-create_exception!(ttp_native, InternalError, NativeError, "A bug in the native core.");
+create_exception!(
+    ttp_native,
+    NativeError,
+    PyException,
+    "An error of the native ledger core."
+);
+create_exception!(
+    ttp_native,
+    LedgerDataError,
+    NativeError,
+    "Ledger bytes that cannot be trusted."
+);
+create_exception!(
+    ttp_native,
+    TokenTransferError,
+    NativeError,
+    "Data the TTP cannot turn into events."
+);
+create_exception!(
+    ttp_native,
+    NetworkMismatchError,
+    NativeError,
+    "A ledger of another network."
+);
+create_exception!(
+    ttp_native,
+    InternalError,
+    NativeError,
+    "A bug in the native core."
+);
 
 const ARROW_SCHEMA: &CStr = c"arrow_schema";
 const ARROW_ARRAY: &CStr = c"arrow_array";
@@ -39,7 +64,9 @@ fn to_py(err: CoreError) -> PyErr {
 }
 
 fn capsule_pointer<T>(obj: &Bound<'_, PyAny>, name: &CStr) -> PyResult<*mut T> {
-    let capsule = obj.cast::<PyCapsule>().map_err(|_| PyTypeError::new_err("expected a PyCapsule"))?;
+    let capsule = obj
+        .cast::<PyCapsule>()
+        .map_err(|_| PyTypeError::new_err("expected a PyCapsule"))?;
     Ok(capsule.pointer_checked(Some(name))?.as_ptr().cast::<T>())
 }
 
@@ -57,7 +84,9 @@ fn import_schema(obj: &Bound<'_, PyAny>) -> PyResult<SchemaRef> {
 /// Import a binary array (anything with `__arrow_c_array__`), sharing its buffers.
 fn import_binary(obj: &Bound<'_, PyAny>) -> PyResult<BinaryArray> {
     let pair = obj.call_method0("__arrow_c_array__")?;
-    let pair = pair.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("__arrow_c_array__ must return a tuple"))?;
+    let pair = pair
+        .cast::<PyTuple>()
+        .map_err(|_| PyTypeError::new_err("__arrow_c_array__ must return a tuple"))?;
     let schema_ptr = capsule_pointer::<FFI_ArrowSchema>(&pair.get_item(0)?, ARROW_SCHEMA)?;
     let array_ptr = capsule_pointer::<FFI_ArrowArray>(&pair.get_item(1)?, ARROW_ARRAY)?;
     // SAFETY: both capsules hold valid structs; the array is moved out of its capsule (marked
@@ -100,8 +129,14 @@ fn parse_mode(mode: &str) -> PyResult<ModeChoice> {
     }
 }
 
-const TABLES: [&str; 6] =
-    ["raw_ledgers", "ledgers", "transactions", "operations", "ttp_events", "balance_changes"];
+const TABLES: [&str; 6] = [
+    "raw_ledgers",
+    "ledgers",
+    "transactions",
+    "operations",
+    "ttp_events",
+    "balance_changes",
+];
 
 /// The native ledger core for one network, token-event mode and thread count.
 #[pyclass(frozen, module = "ttp_native")]
@@ -160,6 +195,8 @@ impl LedgerCore {
     /// `ledgers`, `xdr_bytes`, `sequences` (list), `last_hash` (bytes or None),
     /// `first_close_time` / `last_close_time`, `events`, `events_by_type` and
     /// `ledgers_by_derivation`. Any error raises and returns nothing of the batch.
+    // The arguments are the Python method's keyword arguments, one for one.
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (lcm, tables, first_sequence=None, previous_hash=None, labels=None, check_commitments=true))]
     fn process<'py>(
         &self,
@@ -171,7 +208,10 @@ impl LedgerCore {
         labels: Option<Vec<String>>,
         check_commitments: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut wanted = Wanted { commitments: check_commitments, ..Wanted::default() };
+        let mut wanted = Wanted {
+            commitments: check_commitments,
+            ..Wanted::default()
+        };
         for t in &tables {
             match t.as_str() {
                 "raw_ledgers" => wanted.raw_ledgers = true,
@@ -190,7 +230,10 @@ impl LedgerCore {
                 PyValueError::new_err(format!("previous_hash must be 32 bytes, got {}", h.len()))
             })?),
         };
-        let chain = ChainStart { first_sequence, previous_hash };
+        let chain = ChainStart {
+            first_sequence,
+            previous_hash,
+        };
         let lcms = import_binary(lcm)?;
         if let Some(l) = &labels {
             if l.len() != lcms.len() {
@@ -262,7 +305,10 @@ impl LedgerCore {
         out.set_item("last_close_time", last.map(|(_, t)| t))?;
         out.set_item("events", events)?;
         let types = PyDict::new(py);
-        for (name, count) in ["transfer", "mint", "burn", "clawback", "fee"].iter().zip(events_by_type) {
+        for (name, count) in ["transfer", "mint", "burn", "clawback", "fee"]
+            .iter()
+            .zip(events_by_type)
+        {
             if count > 0 {
                 types.set_item(name, count)?;
             }
@@ -296,7 +342,12 @@ fn read_headers(lcm: &Bound<'_, PyAny>) -> PyResult<Vec<HeaderRow>> {
                 Some(crate::ledger::hex(&h.computed_hash)),
                 None,
             ),
-            Err(e) => (None, None, None, Some(format!("header does not decode: {e}"))),
+            Err(e) => (
+                None,
+                None,
+                None,
+                Some(format!("header does not decode: {e}")),
+            ),
         })
         .collect())
 }
@@ -326,22 +377,38 @@ fn reconcile_stored(
 ) -> PyResult<(u64, Vec<StoredMismatch>)> {
     let events = import_stream(events)?;
     let changes = import_stream(balance_changes)?;
-    let outcome = py.detach(|| crate::checks::reconcile(events, changes)).map_err(to_py)?;
+    let outcome = py
+        .detach(|| crate::checks::reconcile(events, changes))
+        .map_err(to_py)?;
     Ok((
         outcome.transactions,
         outcome
             .mismatches
             .into_iter()
-            .map(|m| (m.ledger, m.transaction_index, m.transaction_hash, m.differences))
+            .map(|m| {
+                (
+                    m.ledger,
+                    m.transaction_index,
+                    m.transaction_hash,
+                    m.differences,
+                )
+            })
             .collect(),
     ))
 }
 
+/// `(first ledger, last ledger, [(offset, length) of each LCM])`.
+type BatchSplit = (u32, u32, Vec<(usize, usize)>);
+
 /// Split XDR `LedgerCloseMetaBatch` bytes: `(start, end, [(offset, length) of each LCM])`.
 #[pyfunction]
-fn split_lcm_batch(py: Python<'_>, data: &[u8]) -> PyResult<(u32, u32, Vec<(usize, usize)>)> {
+fn split_lcm_batch(py: Python<'_>, data: &[u8]) -> PyResult<BatchSplit> {
     let (start, end, ranges) = py.detach(|| crate::lcm::split_batch(data)).map_err(to_py)?;
-    Ok((start, end, ranges.into_iter().map(|r| (r.start, r.len())).collect()))
+    Ok((
+        start,
+        end,
+        ranges.into_iter().map(|r| (r.start, r.len())).collect(),
+    ))
 }
 
 #[pymodule]
@@ -354,7 +421,10 @@ fn ttp_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", py.get_type::<NativeError>())?;
     m.add("LedgerDataError", py.get_type::<LedgerDataError>())?;
     m.add("TokenTransferError", py.get_type::<TokenTransferError>())?;
-    m.add("NetworkMismatchError", py.get_type::<NetworkMismatchError>())?;
+    m.add(
+        "NetworkMismatchError",
+        py.get_type::<NetworkMismatchError>(),
+    )?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("MAX_DEPTH", crate::lcm::MAX_DEPTH)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -75,13 +75,21 @@ fn column<'a>(batch: &'a RecordBatch, name: &str, what: &str) -> CoreResult<&'a 
         .ok_or_else(|| CoreError::data(format!("{what} rows have no {name} column")))
 }
 
-fn ints<'a>(batch: &'a RecordBatch, name: &str, what: &str) -> CoreResult<&'a arrow_array::Int64Array> {
+fn ints<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    what: &str,
+) -> CoreResult<&'a arrow_array::Int64Array> {
     column(batch, name, what)?
         .as_primitive_opt::<Int64Type>()
         .ok_or_else(|| CoreError::data(format!("{what} column {name} must be int64")))
 }
 
-fn strings<'a>(batch: &'a RecordBatch, name: &str, what: &str) -> CoreResult<&'a arrow_array::StringArray> {
+fn strings<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    what: &str,
+) -> CoreResult<&'a arrow_array::StringArray> {
     column(batch, name, what)?
         .as_string_opt::<i32>()
         .ok_or_else(|| CoreError::data(format!("{what} column {name} must be utf8")))
@@ -97,7 +105,13 @@ fn opt_str(a: &arrow_array::StringArray, i: usize) -> Option<&str> {
 
 impl<R: RecordBatchReader> Grouped<R> {
     fn new(reader: R, what: &'static str) -> Self {
-        Self { reader, batch: None, row: 0, last_ledger: None, what }
+        Self {
+            reader,
+            batch: None,
+            row: 0,
+            last_ledger: None,
+            what,
+        }
     }
 
     /// The ledger of the next row, loading batches as needed; None at the end.
@@ -152,7 +166,10 @@ fn event_row(b: &RecordBatch, i: usize, rows: &mut LedgerRows) -> CoreResult<()>
     let asset = strings(b, "asset", W)?;
     let tx = ints(b, "transaction_index", W)?.value(i);
     let hash = strings(b, "transaction_hash", W)?.value(i);
-    let entry = rows.events.entry(tx).or_insert_with(|| (hash.to_owned(), Deltas::new()));
+    let entry = rows
+        .events
+        .entry(tx)
+        .or_insert_with(|| (hash.to_owned(), Deltas::new()));
     let Some(asset) = opt_str(asset, i) else {
         return Ok(()); // a custom token: outside the check
     };
@@ -164,7 +181,9 @@ fn event_row(b: &RecordBatch, i: usize, rows: &mut LedgerRows) -> CoreResult<()>
     let to = opt_str(strings(b, "to", W)?, i);
     let kind = strings(b, "event_type", W)?.value(i);
     let missing = |side: &str| {
-        CoreError::data(format!("a stored {kind} event of tx {tx} has no {side} address"))
+        CoreError::data(format!(
+            "a stored {kind} event of tx {tx} has no {side} address"
+        ))
     };
     let deltas = &mut entry.1;
     match kind {
@@ -173,8 +192,14 @@ fn event_row(b: &RecordBatch, i: usize, rows: &mut LedgerRows) -> CoreResult<()>
             add(deltas, to.ok_or_else(|| missing("to"))?, asset, amount)?;
         }
         "mint" => add(deltas, to.ok_or_else(|| missing("to"))?, asset, amount)?,
-        "burn" | "clawback" | "fee" => add(deltas, from.ok_or_else(|| missing("from"))?, asset, -amount)?,
-        other => return Err(CoreError::data(format!("unknown stored event type {other:?}"))),
+        "burn" | "clawback" | "fee" => {
+            add(deltas, from.ok_or_else(|| missing("from"))?, asset, -amount)?
+        }
+        other => {
+            return Err(CoreError::data(format!(
+                "unknown stored event type {other:?}"
+            )))
+        }
     }
     Ok(())
 }
@@ -183,15 +208,25 @@ fn change_row(b: &RecordBatch, i: usize, rows: &mut LedgerRows) -> CoreResult<()
     const W: &str = "balance_changes";
     let tx = ints(b, "transaction_index", W)?.value(i);
     let hash = strings(b, "transaction_hash", W)?.value(i);
-    let entry = rows.changes.entry(tx).or_insert_with(|| (hash.to_owned(), Deltas::new()));
+    let entry = rows
+        .changes
+        .entry(tx)
+        .or_insert_with(|| (hash.to_owned(), Deltas::new()));
     let holder = strings(b, "holder", W)?.value(i).to_owned();
     let asset = strings(b, "asset", W)?.value(i).to_owned();
-    entry.1.insert((holder, asset), i128::from(ints(b, "delta", W)?.value(i)));
+    entry
+        .1
+        .insert((holder, asset), i128::from(ints(b, "delta", W)?.value(i)));
     Ok(())
 }
 
 fn compare(ledger: i64, rows: LedgerRows, out: &mut Outcome) {
-    let txs: BTreeSet<i64> = rows.events.keys().chain(rows.changes.keys()).copied().collect();
+    let txs: BTreeSet<i64> = rows
+        .events
+        .keys()
+        .chain(rows.changes.keys())
+        .copied()
+        .collect();
     let empty = Deltas::new();
     for tx in txs {
         out.transactions += 1;
@@ -211,9 +246,16 @@ fn compare(ledger: i64, rows: LedgerRows, out: &mut Outcome) {
                 (e != c).then(|| (k.0.clone(), k.1.clone(), e, c))
             })
             .collect();
-        let transaction_hash =
-            ch.map(|c| c.0.clone()).or_else(|| ev.map(|e| e.0.clone())).unwrap_or_default();
-        out.mismatches.push(Mismatch { ledger, transaction_index: tx, transaction_hash, differences });
+        let transaction_hash = ch
+            .map(|c| c.0.clone())
+            .or_else(|| ev.map(|e| e.0.clone()))
+            .unwrap_or_default();
+        out.mismatches.push(Mismatch {
+            ledger,
+            transaction_index: tx,
+            transaction_hash,
+            differences,
+        });
     }
 }
 

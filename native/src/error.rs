@@ -27,25 +27,40 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn data(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::LedgerData, message: message.into() }
+        Self {
+            kind: ErrorKind::LedgerData,
+            message: message.into(),
+        }
     }
 
     pub fn token(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::TokenTransfer, message: message.into() }
+        Self {
+            kind: ErrorKind::TokenTransfer,
+            message: message.into(),
+        }
     }
 
     pub fn network(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Network, message: message.into() }
+        Self {
+            kind: ErrorKind::Network,
+            message: message.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self { kind: ErrorKind::Internal, message: message.into() }
+        Self {
+            kind: ErrorKind::Internal,
+            message: message.into(),
+        }
     }
 
     /// The same error with `prefix: ` in front of its message (where it happened).
     #[must_use]
     pub fn context(self, prefix: &str) -> Self {
-        Self { kind: self.kind, message: format!("{prefix}: {}", self.message) }
+        Self {
+            kind: self.kind,
+            message: format!("{prefix}: {}", self.message),
+        }
     }
 }
 

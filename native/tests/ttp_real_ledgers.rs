@@ -417,7 +417,12 @@ fn pubnet_p26() {
     report("lake/pubnet-p26", &data);
     assert_eq!((data.ledgers, data.transactions), (10, 2650));
     // Golden counts, cross-checked event by event against the Python processor.
-    let expected = counts(&[("fee", 2905), ("transfer", 3571), ("mint", 48), ("burn", 10)]);
+    let expected = counts(&[
+        ("fee", 2905),
+        ("transfer", 3571),
+        ("mint", 48),
+        ("burn", 10),
+    ]);
     assert_eq!(data.derived, expected);
     assert_eq!(data.unified_ledgers, 10);
     assert_eq!(data.unified, expected);

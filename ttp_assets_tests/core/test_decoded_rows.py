@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from ttp_assets.core.network import resolve_network
-from ttp_assets_tests.reference.tables.decoded import LedgerRows, decoded_rows
 from ttp_assets.core.xdr.framing import LedgerDataError
+from ttp_assets_tests.reference.tables.decoded import LedgerRows, decoded_rows
 from ttp_assets_tests.reference.xdr.ledger import decode_ledger, verify_network
 from ttp_assets_tests.shared_data import LedgerFile, core_test_files, lake_files
 

@@ -110,7 +110,9 @@ def test_tampered_header_fails_hash_verification() -> None:
     tampered = lcm[:offset] + bytes([lcm[offset] ^ 1]) + lcm[offset + 1 :]
     (header,) = read_headers([tampered])
     assert header.problem is None and header.computed_hash != header.recorded_hash
-    with pytest.raises(LedgerDataError, match=r"obj: ledger 53312000 header hashes to .*\(tampered"):
+    with pytest.raises(
+        LedgerDataError, match=r"obj: ledger 53312000 header hashes to .*\(tampered"
+    ):
         LedgerCore(network).process([tampered], ["raw_ledgers"], labels=["obj"])
     (bad,) = read_headers([b"\0\0\0\x07" + lcm[4:]])
     assert bad.problem is not None and "unknown LedgerCloseMeta version 7" in bad.problem

@@ -13,9 +13,6 @@ from ttp_assets.core import schemas
 from ttp_assets.core.ledger_ranges import keys_covering
 from ttp_assets.core.storage.delta_store import DeltaPartitionStore, PartitionWrite
 from ttp_assets.core.storage.location import open_location
-from ttp_assets_tests.reference.tables.events import event_rows
-from ttp_assets_tests.reference.ttp import choose_mode, events_for_ledger
-from ttp_assets_tests.reference.xdr.ledger import decode_ledger
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TEST_WIDTH,
@@ -27,6 +24,9 @@ from ttp_assets_tests.harness import (
     materialize,
     run_checks_only,
 )
+from ttp_assets_tests.reference.tables.events import event_rows
+from ttp_assets_tests.reference.ttp import choose_mode, events_for_ledger
+from ttp_assets_tests.reference.xdr.ledger import decode_ledger
 from ttp_assets_tests.shared_data import lake_dir, lake_files
 
 KEYS = keys_covering(TESTNET_FIRST, TESTNET_LAST, TEST_WIDTH)

@@ -22,7 +22,7 @@ import pytest
 
 from ttp_assets.core import schemas
 from ttp_assets.core.native import LedgerCore
-from ttp_assets.core.network import Network, resolve_network
+from ttp_assets.core.network import Network
 from ttp_assets_tests.reference.pipeline import ALL_TABLES, reference_tables
 from ttp_assets_tests.shared_data import (
     bench_files,
@@ -61,7 +61,9 @@ def datasets() -> tuple[Dataset, ...]:
     out = []
     for lake in ("pubnet", "pubnet-p26", "testnet-2022"):
         files = lake_files(lake)
-        lcms = [x for f in sorted(files, key=lambda f: f.path.name, reverse=True) for x in f.ledgers()]
+        lcms = [
+            x for f in sorted(files, key=lambda f: f.path.name, reverse=True) for x in f.ledgers()
+        ]
         out.append(Dataset(f"lake/{lake}", files[0].network, tuple(lcms)))
     rpc = list(rpc_ledgers())
     out.append(Dataset("rpc", rpc[0][1], tuple(x for x, _ in rpc)))
@@ -144,9 +146,7 @@ def native_tables(data: Dataset, mode: str = "auto", threads: int = 2) -> dict[s
 @pytest.fixture(scope="module", params=[d.name for d in datasets()])
 def pair(request: pytest.FixtureRequest) -> tuple[Dataset, dict, dict]:
     data = next(d for d in datasets() if d.name == request.param)
-    reference = reference_tables(
-        data.ledgers, data.network, check_commitments=data.commitments
-    )
+    reference = reference_tables(data.ledgers, data.network, check_commitments=data.commitments)
     return data, reference, native_tables(data)
 
 

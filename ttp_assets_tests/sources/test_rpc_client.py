@@ -21,8 +21,8 @@ from ttp_assets.core.sources.rpc import (
     RpcTimeout,
     RpcWindowError,
 )
-from ttp_assets_tests.reference.xdr.header import read_lcm_header
 from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST
+from ttp_assets_tests.reference.xdr.header import read_lcm_header
 from ttp_assets_tests.rpc_server import RpcTestServer
 from ttp_assets_tests.shared_data import rpc_example
 from ttp_assets_tests.sources.conftest import SleepRecorder

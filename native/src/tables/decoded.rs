@@ -19,91 +19,100 @@ use crate::error::CoreResult;
 use crate::ledger::{hex, Ledger, LedgerTx, TxBody};
 use crate::strkey;
 
-super::table_builder!("ledgers", LedgersBuilder {
-    ledger_sequence: UInt32Builder = UInt32Builder::new(),
-    closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    ledger_hash: StringBuilder = StringBuilder::new(),
-    previous_ledger_hash: StringBuilder = StringBuilder::new(),
-    protocol_version: UInt32Builder = UInt32Builder::new(),
-    lcm_version: UInt8Builder = UInt8Builder::new(),
-    tx_set_hash: StringBuilder = StringBuilder::new(),
-    tx_set_result_hash: StringBuilder = StringBuilder::new(),
-    bucket_list_hash: StringBuilder = StringBuilder::new(),
-    total_coins: Int64Builder = Int64Builder::new(),
-    fee_pool: Int64Builder = Int64Builder::new(),
-    inflation_seq: UInt32Builder = UInt32Builder::new(),
-    id_pool: UInt64Builder = UInt64Builder::new(),
-    base_fee: UInt32Builder = UInt32Builder::new(),
-    base_reserve: UInt32Builder = UInt32Builder::new(),
-    max_tx_set_size: UInt32Builder = UInt32Builder::new(),
-    upgrade_count: UInt16Builder = UInt16Builder::new(),
-    transaction_count: UInt32Builder = UInt32Builder::new(),
-    successful_transaction_count: UInt32Builder = UInt32Builder::new(),
-    failed_transaction_count: UInt32Builder = UInt32Builder::new(),
-    operation_count: UInt32Builder = UInt32Builder::new(),
-    successful_operation_count: UInt32Builder = UInt32Builder::new(),
-    soroban_transaction_count: UInt32Builder = UInt32Builder::new(),
-    fee_charged: Int64Builder = Int64Builder::new(),
-    soroban_fee_write_1kb: Int64Builder = Int64Builder::new(),
-});
+super::table_builder!(
+    "ledgers",
+    LedgersBuilder {
+        ledger_sequence: UInt32Builder = UInt32Builder::new(),
+        closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        ledger_hash: StringBuilder = StringBuilder::new(),
+        previous_ledger_hash: StringBuilder = StringBuilder::new(),
+        protocol_version: UInt32Builder = UInt32Builder::new(),
+        lcm_version: UInt8Builder = UInt8Builder::new(),
+        tx_set_hash: StringBuilder = StringBuilder::new(),
+        tx_set_result_hash: StringBuilder = StringBuilder::new(),
+        bucket_list_hash: StringBuilder = StringBuilder::new(),
+        total_coins: Int64Builder = Int64Builder::new(),
+        fee_pool: Int64Builder = Int64Builder::new(),
+        inflation_seq: UInt32Builder = UInt32Builder::new(),
+        id_pool: UInt64Builder = UInt64Builder::new(),
+        base_fee: UInt32Builder = UInt32Builder::new(),
+        base_reserve: UInt32Builder = UInt32Builder::new(),
+        max_tx_set_size: UInt32Builder = UInt32Builder::new(),
+        upgrade_count: UInt16Builder = UInt16Builder::new(),
+        transaction_count: UInt32Builder = UInt32Builder::new(),
+        successful_transaction_count: UInt32Builder = UInt32Builder::new(),
+        failed_transaction_count: UInt32Builder = UInt32Builder::new(),
+        operation_count: UInt32Builder = UInt32Builder::new(),
+        successful_operation_count: UInt32Builder = UInt32Builder::new(),
+        soroban_transaction_count: UInt32Builder = UInt32Builder::new(),
+        fee_charged: Int64Builder = Int64Builder::new(),
+        soroban_fee_write_1kb: Int64Builder = Int64Builder::new(),
+    }
+);
 
-super::table_builder!("transactions", TransactionsBuilder {
-    ledger_sequence: UInt32Builder = UInt32Builder::new(),
-    closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    transaction_index: UInt32Builder = UInt32Builder::new(),
-    transaction_id: Int64Builder = Int64Builder::new(),
-    transaction_hash: StringBuilder = StringBuilder::new(),
-    envelope_type: StringBuilder = StringBuilder::new(),
-    account: StringBuilder = StringBuilder::new(),
-    account_muxed: StringBuilder = StringBuilder::new(),
-    account_muxed_id: UInt64Builder = UInt64Builder::new(),
-    account_sequence: Int64Builder = Int64Builder::new(),
-    fee_account: StringBuilder = StringBuilder::new(),
-    fee_account_muxed: StringBuilder = StringBuilder::new(),
-    inner_transaction_hash: StringBuilder = StringBuilder::new(),
-    max_fee: Int64Builder = Int64Builder::new(),
-    inner_max_fee: Int64Builder = Int64Builder::new(),
-    fee_charged: Int64Builder = Int64Builder::new(),
-    result_fee_charged: Int64Builder = Int64Builder::new(),
-    successful: BooleanBuilder = BooleanBuilder::new(),
-    result_code: StringBuilder = StringBuilder::new(),
-    inner_result_code: StringBuilder = StringBuilder::new(),
-    operation_count: UInt32Builder = UInt32Builder::new(),
-    memo_type: StringBuilder = StringBuilder::new(),
-    memo: StringBuilder = StringBuilder::new(),
-    min_time: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    max_time: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    min_ledger: UInt32Builder = UInt32Builder::new(),
-    max_ledger: UInt32Builder = UInt32Builder::new(),
-    signature_count: UInt16Builder = UInt16Builder::new(),
-    is_soroban: BooleanBuilder = BooleanBuilder::new(),
-    soroban_resource_fee: Int64Builder = Int64Builder::new(),
-    tx_meta_version: UInt8Builder = UInt8Builder::new(),
-});
+super::table_builder!(
+    "transactions",
+    TransactionsBuilder {
+        ledger_sequence: UInt32Builder = UInt32Builder::new(),
+        closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        transaction_index: UInt32Builder = UInt32Builder::new(),
+        transaction_id: Int64Builder = Int64Builder::new(),
+        transaction_hash: StringBuilder = StringBuilder::new(),
+        envelope_type: StringBuilder = StringBuilder::new(),
+        account: StringBuilder = StringBuilder::new(),
+        account_muxed: StringBuilder = StringBuilder::new(),
+        account_muxed_id: UInt64Builder = UInt64Builder::new(),
+        account_sequence: Int64Builder = Int64Builder::new(),
+        fee_account: StringBuilder = StringBuilder::new(),
+        fee_account_muxed: StringBuilder = StringBuilder::new(),
+        inner_transaction_hash: StringBuilder = StringBuilder::new(),
+        max_fee: Int64Builder = Int64Builder::new(),
+        inner_max_fee: Int64Builder = Int64Builder::new(),
+        fee_charged: Int64Builder = Int64Builder::new(),
+        result_fee_charged: Int64Builder = Int64Builder::new(),
+        successful: BooleanBuilder = BooleanBuilder::new(),
+        result_code: StringBuilder = StringBuilder::new(),
+        inner_result_code: StringBuilder = StringBuilder::new(),
+        operation_count: UInt32Builder = UInt32Builder::new(),
+        memo_type: StringBuilder = StringBuilder::new(),
+        memo: StringBuilder = StringBuilder::new(),
+        min_time: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        max_time: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        min_ledger: UInt32Builder = UInt32Builder::new(),
+        max_ledger: UInt32Builder = UInt32Builder::new(),
+        signature_count: UInt16Builder = UInt16Builder::new(),
+        is_soroban: BooleanBuilder = BooleanBuilder::new(),
+        soroban_resource_fee: Int64Builder = Int64Builder::new(),
+        tx_meta_version: UInt8Builder = UInt8Builder::new(),
+    }
+);
 
-super::table_builder!("operations", OperationsBuilder {
-    ledger_sequence: UInt32Builder = UInt32Builder::new(),
-    closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    transaction_index: UInt32Builder = UInt32Builder::new(),
-    transaction_hash: StringBuilder = StringBuilder::new(),
-    transaction_successful: BooleanBuilder = BooleanBuilder::new(),
-    operation_index: UInt32Builder = UInt32Builder::new(),
-    operation_id: Int64Builder = Int64Builder::new(),
-    r#type: StringBuilder = StringBuilder::new(),
-    type_code: UInt8Builder = UInt8Builder::new(),
-    source_account: StringBuilder = StringBuilder::new(),
-    source_account_muxed: StringBuilder = StringBuilder::new(),
-    result_code: StringBuilder = StringBuilder::new(),
-    successful: BooleanBuilder = BooleanBuilder::new(),
-    destination: StringBuilder = StringBuilder::new(),
-    destination_muxed: StringBuilder = StringBuilder::new(),
-    asset: StringBuilder = StringBuilder::new(),
-    amount: Int64Builder = Int64Builder::new(),
-    source_asset: StringBuilder = StringBuilder::new(),
-    source_amount: Int64Builder = Int64Builder::new(),
-    details: StringBuilder = StringBuilder::new(),
-    result_details: StringBuilder = StringBuilder::new(),
-});
+super::table_builder!(
+    "operations",
+    OperationsBuilder {
+        ledger_sequence: UInt32Builder = UInt32Builder::new(),
+        closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        transaction_index: UInt32Builder = UInt32Builder::new(),
+        transaction_hash: StringBuilder = StringBuilder::new(),
+        transaction_successful: BooleanBuilder = BooleanBuilder::new(),
+        operation_index: UInt32Builder = UInt32Builder::new(),
+        operation_id: Int64Builder = Int64Builder::new(),
+        r#type: StringBuilder = StringBuilder::new(),
+        type_code: UInt8Builder = UInt8Builder::new(),
+        source_account: StringBuilder = StringBuilder::new(),
+        source_account_muxed: StringBuilder = StringBuilder::new(),
+        result_code: StringBuilder = StringBuilder::new(),
+        successful: BooleanBuilder = BooleanBuilder::new(),
+        destination: StringBuilder = StringBuilder::new(),
+        destination_muxed: StringBuilder = StringBuilder::new(),
+        asset: StringBuilder = StringBuilder::new(),
+        amount: Int64Builder = Int64Builder::new(),
+        source_asset: StringBuilder = StringBuilder::new(),
+        source_amount: Int64Builder = Int64Builder::new(),
+        details: StringBuilder = StringBuilder::new(),
+        result_details: StringBuilder = StringBuilder::new(),
+    }
+);
 
 /// The three decoded tables of a chunk of ledgers.
 #[derive(Default)]
@@ -131,7 +140,10 @@ pub fn memo_fields(memo: &Memo) -> (&'static str, Option<String>) {
     match memo {
         Memo::None => ("none", None),
         // Memo text is 28 arbitrary bytes; invalid UTF-8 is shown with replacement characters.
-        Memo::Text(text) => ("text", Some(String::from_utf8_lossy(text.as_slice()).into_owned())),
+        Memo::Text(text) => (
+            "text",
+            Some(String::from_utf8_lossy(text.as_slice()).into_owned()),
+        ),
         Memo::Id(id) => ("id", Some(id.to_string())),
         Memo::Hash(hash) => ("hash", Some(hex(&hash.0))),
         Memo::Return(hash) => ("return", Some(hex(&hash.0))),
@@ -189,7 +201,9 @@ fn xdr_json<T: serde::Serialize + stellar_xdr::WriteXdr>(value: &T) -> String {
     match serde_json::to_string(value) {
         Ok(json) => json,
         Err(_) => {
-            let b64 = value.to_xdr_base64(stellar_xdr::Limits::none()).unwrap_or_default();
+            let b64 = value
+                .to_xdr_base64(stellar_xdr::Limits::none())
+                .unwrap_or_default();
             serde_json::json!({ "xdr_base64": b64 }).to_string()
         }
     }
@@ -222,11 +236,13 @@ impl DecodedBuilders {
         b.ledger_sequence.append_value(seq);
         b.closed_at.append_option(closed_at);
         b.ledger_hash.append_value(hex(&ledger.hash));
-        b.previous_ledger_hash.append_value(hex(&h.previous_ledger_hash.0));
+        b.previous_ledger_hash
+            .append_value(hex(&h.previous_ledger_hash.0));
         b.protocol_version.append_value(h.ledger_version);
         b.lcm_version.append_value(ledger.lcm_version);
         b.tx_set_hash.append_value(hex(&h.scp_value.tx_set_hash.0));
-        b.tx_set_result_hash.append_value(hex(&h.tx_set_result_hash.0));
+        b.tx_set_result_hash
+            .append_value(hex(&h.tx_set_result_hash.0));
         b.bucket_list_hash.append_value(hex(&h.bucket_list_hash.0));
         b.total_coins.append_value(h.total_coins);
         b.fee_pool.append_value(h.fee_pool);
@@ -235,7 +251,8 @@ impl DecodedBuilders {
         b.base_fee.append_value(h.base_fee);
         b.base_reserve.append_value(h.base_reserve);
         b.max_tx_set_size.append_value(h.max_tx_set_size);
-        b.upgrade_count.append_value(u16::try_from(h.scp_value.upgrades.len()).unwrap_or(u16::MAX));
+        b.upgrade_count
+            .append_value(u16::try_from(h.scp_value.upgrades.len()).unwrap_or(u16::MAX));
         let n_txs = len_u32(ledger.transactions.len());
         b.transaction_count.append_value(n_txs);
         b.successful_transaction_count.append_value(ok_txs);
@@ -274,28 +291,37 @@ impl DecodedBuilders {
         b.account_sequence.append_value(body.sequence_number());
         b.fee_account.append_value(fee_g);
         b.fee_account_muxed.append_option(fee_m);
-        b.inner_transaction_hash.append_option(tx.inner_hash().map(|h| hex(&h)));
-        b.max_fee.append_value(fee_bump.unwrap_or_else(|| i64::from(body.fee())));
-        b.inner_max_fee.append_option(fee_bump.map(|_| i64::from(body.fee())));
+        b.inner_transaction_hash
+            .append_option(tx.inner_hash().map(|h| hex(&h)));
+        b.max_fee
+            .append_value(fee_bump.unwrap_or_else(|| i64::from(body.fee())));
+        b.inner_max_fee
+            .append_option(fee_bump.map(|_| i64::from(body.fee())));
         b.fee_charged.append_value(fee_charged);
         b.result_fee_charged.append_value(tx.fee_charged());
         b.successful.append_value(tx.successful());
-        b.result_code.append_value(names::transaction_result_code(tx.result_code()));
+        b.result_code
+            .append_value(names::transaction_result_code(tx.result_code()));
         b.inner_result_code.append_option(
             fee_bump.map(|_| names::transaction_result_code(tx.inner_result_code())),
         );
-        b.operation_count.append_value(len_u32(body.operations().len()));
+        b.operation_count
+            .append_value(len_u32(body.operations().len()));
         b.memo_type.append_value(memo_type);
         b.memo.append_option(memo);
         let bounds = bounds(body);
-        b.min_time.append_option(bounds.min_time.and_then(timestamp));
-        b.max_time.append_option(bounds.max_time.and_then(timestamp));
+        b.min_time
+            .append_option(bounds.min_time.and_then(timestamp));
+        b.max_time
+            .append_option(bounds.max_time.and_then(timestamp));
         b.min_ledger.append_option(bounds.min_ledger);
         b.max_ledger.append_option(bounds.max_ledger);
-        b.signature_count.append_value(signature_count(&tx.envelope));
+        b.signature_count
+            .append_value(signature_count(&tx.envelope));
         let soroban = body.soroban_data();
         b.is_soroban.append_value(soroban.is_some());
-        b.soroban_resource_fee.append_option(soroban.map(|s| s.resource_fee));
+        b.soroban_resource_fee
+            .append_option(soroban.map(|s| s.resource_fee));
         b.tx_meta_version.append_value(tx.meta_version());
     }
 
@@ -315,7 +341,8 @@ impl DecodedBuilders {
                 }
                 None => (None, false),
             };
-            let (src_g, _, src_m) = strkey::muxed_parts(op.source_account.as_ref().unwrap_or(&tx_source));
+            let (src_g, _, src_m) =
+                strkey::muxed_parts(op.source_account.as_ref().unwrap_or(&tx_source));
             let op_type = op.body.discriminant();
             let index = len_u32(i + 1);
             let m = main_fields(&op.body, res, ok);

@@ -15,44 +15,51 @@ use crate::ledger::{hex, Ledger};
 use crate::strkey;
 use crate::ttp::{self, EventType, MuxedInfo, TokenEvent};
 
-super::table_builder!("ttp_events", EventsBuilder {
-    event_id: StringBuilder = StringBuilder::new(),
-    ledger_sequence: UInt32Builder = UInt32Builder::new(),
-    closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    transaction_hash: StringBuilder = StringBuilder::new(),
-    transaction_index: UInt32Builder = UInt32Builder::new(),
-    operation_index: UInt32Builder = UInt32Builder::new(),
-    transaction_id: Int64Builder = Int64Builder::new(),
-    operation_id: Int64Builder = Int64Builder::new(),
-    event_index: UInt32Builder = UInt32Builder::new(),
-    event_type: StringBuilder = StringBuilder::new(),
-    from: StringBuilder = StringBuilder::new(),
-    to: StringBuilder = StringBuilder::new(),
-    asset: StringBuilder = StringBuilder::new(),
-    asset_type: StringBuilder = StringBuilder::new(),
-    asset_code: StringBuilder = StringBuilder::new(),
-    asset_issuer: StringBuilder = StringBuilder::new(),
-    contract_id: StringBuilder = StringBuilder::new(),
-    to_muxed: StringBuilder = StringBuilder::new(),
-    to_muxed_kind: StringBuilder = StringBuilder::new(),
-    to_muxed_id: UInt64Builder = UInt64Builder::new(),
-    to_muxed_text: StringBuilder = StringBuilder::new(),
-    to_muxed_hash: StringBuilder = StringBuilder::new(),
-    amount_raw: StringBuilder = StringBuilder::new(),
-    amount: Decimal128Builder = Decimal128Builder::new().with_data_type(DataType::Decimal128(38, 0)),
-    amount_units: Float64Builder = Float64Builder::new(),
-    derivation: StringBuilder = StringBuilder::new(),
-});
+super::table_builder!(
+    "ttp_events",
+    EventsBuilder {
+        event_id: StringBuilder = StringBuilder::new(),
+        ledger_sequence: UInt32Builder = UInt32Builder::new(),
+        closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        transaction_hash: StringBuilder = StringBuilder::new(),
+        transaction_index: UInt32Builder = UInt32Builder::new(),
+        operation_index: UInt32Builder = UInt32Builder::new(),
+        transaction_id: Int64Builder = Int64Builder::new(),
+        operation_id: Int64Builder = Int64Builder::new(),
+        event_index: UInt32Builder = UInt32Builder::new(),
+        event_type: StringBuilder = StringBuilder::new(),
+        from: StringBuilder = StringBuilder::new(),
+        to: StringBuilder = StringBuilder::new(),
+        asset: StringBuilder = StringBuilder::new(),
+        asset_type: StringBuilder = StringBuilder::new(),
+        asset_code: StringBuilder = StringBuilder::new(),
+        asset_issuer: StringBuilder = StringBuilder::new(),
+        contract_id: StringBuilder = StringBuilder::new(),
+        to_muxed: StringBuilder = StringBuilder::new(),
+        to_muxed_kind: StringBuilder = StringBuilder::new(),
+        to_muxed_id: UInt64Builder = UInt64Builder::new(),
+        to_muxed_text: StringBuilder = StringBuilder::new(),
+        to_muxed_hash: StringBuilder = StringBuilder::new(),
+        amount_raw: StringBuilder = StringBuilder::new(),
+        amount: Decimal128Builder =
+            Decimal128Builder::new().with_data_type(DataType::Decimal128(38, 0)),
+        amount_units: Float64Builder = Float64Builder::new(),
+        derivation: StringBuilder = StringBuilder::new(),
+    }
+);
 
-super::table_builder!("balance_changes", BalanceChangesBuilder {
-    ledger_sequence: UInt32Builder = UInt32Builder::new(),
-    closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
-    transaction_hash: StringBuilder = StringBuilder::new(),
-    transaction_index: UInt32Builder = UInt32Builder::new(),
-    holder: StringBuilder = StringBuilder::new(),
-    asset: StringBuilder = StringBuilder::new(),
-    delta: Int64Builder = Int64Builder::new(),
-});
+super::table_builder!(
+    "balance_changes",
+    BalanceChangesBuilder {
+        ledger_sequence: UInt32Builder = UInt32Builder::new(),
+        closed_at: TimestampSecondBuilder = TimestampSecondBuilder::new().with_timezone("UTC"),
+        transaction_hash: StringBuilder = StringBuilder::new(),
+        transaction_index: UInt32Builder = UInt32Builder::new(),
+        holder: StringBuilder = StringBuilder::new(),
+        asset: StringBuilder = StringBuilder::new(),
+        delta: Int64Builder = Int64Builder::new(),
+    }
+);
 
 const DECIMAL_38_MAX: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
@@ -110,7 +117,9 @@ impl EventsBuilder {
         let mut seen: HashMap<(u32, Option<u32>), u32> = HashMap::new();
         let mut tx_hash_cache: Option<([u8; 32], String)> = None;
         for (i, ev) in events.iter().enumerate() {
-            let slot = seen.entry((ev.transaction_index, ev.operation_index)).or_insert(0);
+            let slot = seen
+                .entry((ev.transaction_index, ev.operation_index))
+                .or_insert(0);
             let n = *slot;
             *slot += 1;
             let seq = ev.ledger_sequence;
@@ -129,10 +138,14 @@ impl EventsBuilder {
             self.transaction_hash.append_value(tx_hash);
             self.transaction_index.append_value(ev.transaction_index);
             self.operation_index.append_option(ev.operation_index);
-            self.transaction_id.append_value(toid(seq, ev.transaction_index, 0));
-            self.operation_id
-                .append_option(ev.operation_index.map(|op| toid(seq, ev.transaction_index, op)));
-            self.event_index.append_value(u32::try_from(i).unwrap_or(u32::MAX));
+            self.transaction_id
+                .append_value(toid(seq, ev.transaction_index, 0));
+            self.operation_id.append_option(
+                ev.operation_index
+                    .map(|op| toid(seq, ev.transaction_index, op)),
+            );
+            self.event_index
+                .append_value(u32::try_from(i).unwrap_or(u32::MAX));
             self.event_type.append_value(ev.event_type.name());
             self.from.append_option(ev.from.as_deref());
             self.to.append_option(ev.to.as_deref());
@@ -249,7 +262,10 @@ mod tests {
         assert_eq!(amount_units(-30), -3e-6);
         assert_eq!(amount_units(10_000_000), 1.0);
         // Beyond 2^53 the exact quotient is parsed (Python: float(Decimal(x) / 10**7)).
-        assert_eq!(amount_units(18_446_947_143_889_701_584), 1_844_694_714_388.970_2);
+        assert_eq!(
+            amount_units(18_446_947_143_889_701_584),
+            1_844_694_714_388.970_2
+        );
         assert_eq!(amount_units(i128::MAX), 1.701_411_834_604_692_2e31);
         assert_eq!(amount_units(i128::MIN), -1.701_411_834_604_692_2e31);
     }

@@ -39,7 +39,10 @@ pub fn operation_result_code(result: &OperationResult) -> (String, bool) {
         OperationResult::OpInner(tr) => tr,
         other => {
             let name = other.discriminant().name();
-            return (format!("op{}", upper_snake(name.strip_prefix("Op").unwrap_or(name))), false);
+            return (
+                format!("op{}", upper_snake(name.strip_prefix("Op").unwrap_or(name))),
+                false,
+            );
         }
     };
     macro_rules! arms {
@@ -89,12 +92,18 @@ mod tests {
 
     #[test]
     fn xdr_names() {
-        assert_eq!(transaction_result_code(TransactionResultCode::TxSuccess), "txSUCCESS");
+        assert_eq!(
+            transaction_result_code(TransactionResultCode::TxSuccess),
+            "txSUCCESS"
+        );
         assert_eq!(
             transaction_result_code(TransactionResultCode::TxBadMinSeqAgeOrGap),
             "txBAD_MIN_SEQ_AGE_OR_GAP"
         );
-        assert_eq!(operation_type(OperationType::ExtendFootprintTtl), "extend_footprint_ttl");
+        assert_eq!(
+            operation_type(OperationType::ExtendFootprintTtl),
+            "extend_footprint_ttl"
+        );
         assert_eq!(
             operation_result_code(&OperationResult::OpTooManySubentries),
             ("opTOO_MANY_SUBENTRIES".to_owned(), false)
@@ -102,6 +111,9 @@ mod tests {
         let ok = OperationResult::OpInner(OperationResultTr::Payment(
             stellar_xdr::PaymentResult::Success,
         ));
-        assert_eq!(operation_result_code(&ok), ("PAYMENT_SUCCESS".to_owned(), true));
+        assert_eq!(
+            operation_result_code(&ok),
+            ("PAYMENT_SUCCESS".to_owned(), true)
+        );
     }
 }

@@ -9,12 +9,12 @@
 //! |---|---|---|
 //! | `events` | §1 | [`TokenEvent`], [`EventType`], [`MuxedInfo`] |
 //! | `processor` | §2.0 | [`Processor`], [`Mode`], [`choose_mode`] |
-//! | `fees` | §2a | derived fee events |
+//! | `fees` | §2a | derived fee events; [`paid_fee`] (what a fee account paid, net of refunds) |
 //! | `classic` | §2b | classic operations, the issuer rule, trade pairs, CAP-38 revocations |
 //! | `contract` | §2c | SAC / SEP-41 contract events, unified fee events |
 //! | `pre_p8` | §2d | the pre-protocol-8 XLM reconciliation |
 //! | `ordering` | §3 | ledger order of events |
-//! | `reconcile`, `balances`, `changes` | §4 | VerifyEvents and the balance changes |
+//! | `reconcile`, `balances`, `changes` | §4 | [`reconcile_transaction`] (VerifyEvents), [`balance_changes`] |
 //! | `sac` | §1.2 | asset <-> Stellar Asset Contract ids, memoised per [`Processor`] |
 //!
 //! # Choosing the mode

@@ -7,8 +7,8 @@
 //! liquidity pools. Contract holders and custom tokens are outside the check (their balances
 //! live in contract storage).
 
-use crate::error::CoreResult;
-use crate::ledger::{Ledger, LedgerTx};
+use crate::error::{CoreError, CoreResult};
+use crate::ledger::{hex, Ledger, LedgerTx};
 
 use super::balances::{deltas_from_changes, deltas_from_events, differences, owned_rows};
 use super::changes::transaction_changes;
@@ -22,8 +22,18 @@ pub type BalanceDifference = (String, String, i128, i128);
 /// `balances.deltas_from_changes` over `changes.transaction_changes`), zero sums and C holders
 /// dropped, sorted by (holder, asset): the rows of the balance_changes table.
 pub fn balance_changes(ledger: &Ledger, tx: &LedgerTx) -> CoreResult<Vec<(String, String, i128)>> {
-    let changes = transaction_changes(ledger, tx)?;
-    Ok(owned_rows(deltas_from_changes(&changes)?))
+    let at = |e| located(e, ledger, tx);
+    let changes = transaction_changes(ledger, tx).map_err(at)?;
+    Ok(owned_rows(deltas_from_changes(&changes).map_err(at)?))
+}
+
+/// The error with the ledger and transaction it is about in front.
+fn located(err: CoreError, ledger: &Ledger, tx: &LedgerTx) -> CoreError {
+    err.context(&format!(
+        "ledger {}, tx {}",
+        ledger.sequence(),
+        hex(&tx.hash)
+    ))
 }
 
 /// VerifyEvents for one transaction: None when the events' deltas (any order) equal the
@@ -33,9 +43,10 @@ pub fn reconcile_transaction(
     tx: &LedgerTx,
     events: &[TokenEvent],
 ) -> CoreResult<Option<Vec<BalanceDifference>>> {
-    let from_events = deltas_from_events(events)?;
-    let changes = transaction_changes(ledger, tx)?;
-    let from_changes = deltas_from_changes(&changes)?;
+    let at = |e| located(e, ledger, tx);
+    let from_events = deltas_from_events(events).map_err(at)?;
+    let changes = transaction_changes(ledger, tx).map_err(at)?;
+    let from_changes = deltas_from_changes(&changes).map_err(at)?;
     if from_events == from_changes {
         return Ok(None);
     }

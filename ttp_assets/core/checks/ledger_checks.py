@@ -12,8 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from ..ledger_ranges import LedgerRange, parse_key
-from ..storage.partitions_reader import StoredPartition
 from ..native import read_headers
+from ..storage.partitions_reader import StoredPartition
 
 MAX_REPORTED = 20
 
@@ -140,7 +140,9 @@ def check_header_hashes(part: StoredPartition, out: CheckOutcome) -> None:
                 out.add(f"{where} ledger {seq}: {header.problem}")
                 continue
             if header.sequence != seq:
-                out.add(f"{where}: row for ledger {seq} holds the header of ledger {header.sequence}")
+                out.add(
+                    f"{where}: row for ledger {seq} holds the header of ledger {header.sequence}"
+                )
             if header.computed_hash != row_hash or header.recorded_hash != row_hash:
                 out.add(
                     f"{where}: ledger {seq} header hashes to {header.computed_hash}, the LCM "

@@ -7,12 +7,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ...core import schemas
+from ...core.errors import LedgerDataError
 from ...core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ...core.pipeline.ledger_stage import DecodeWriters, decode_raw_batches, ingest_range
 from ...core.storage.catalog import TABLE_FORMATS, io_manager_key
 from ...core.storage.partitions_reader import PartitionedInput, PartitionStore
 from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
-from ...core.errors import LedgerDataError
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, NativeCoreResource, StellarNetwork
 from ..runs import column_schema, derive_from_raw, partition_failure, table_outs

@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 
 from stellar_sdk import Asset, Keypair, MuxedAccount, StrKey, xdr
 
+from ttp_assets.core.native import LedgerCore
 from ttp_assets.core.network import Network
 from ttp_assets_tests.reference.network_ids import sac_contract_id
-from ttp_assets_tests.reference.ttp import MuxedInfo, TokenEvent, TokenTransferProcessor, TransactionEvents
+from ttp_assets_tests.reference.tables.events import events_from_batches
+from ttp_assets_tests.reference.ttp import (
+    MuxedInfo,
+    TokenEvent,
+    TokenTransferProcessor,
+    TransactionEvents,
+)
 from ttp_assets_tests.reference.xdr.assets import AssetInfo, asset_info
 from ttp_assets_tests.reference.xdr.ledger import DecodedLedger, decode_ledger, transaction_hash
 from ttp_assets_tests.reference.xdr.strkeys import b_address, c_address, l_address
@@ -637,8 +644,9 @@ class Tx:
 
 @dataclass
 class BuiltLedger:
-    ledger: DecodedLedger
+    ledger: DecodedLedger  # decoded by the reference
     tx_hashes: list[str]
+    lcm: bytes  # the LedgerCloseMeta XDR, which the native core reads
 
     @property
     def tx_hash(self) -> str:
@@ -712,6 +720,15 @@ def build_ledger(txs: Sequence[Tx], protocol: int = PROTOCOL) -> BuiltLedger:
 
     It goes through bytes and ``decode_ledger``, as real ledgers do.
     """
+    lcm, hashes = ledger_xdr(txs, protocol)
+    data = lcm.to_xdr_bytes()
+    return BuiltLedger(decode_ledger(data, NETWORK), [h.hex() for h in hashes], data)
+
+
+def ledger_xdr(
+    txs: Sequence[Tx], protocol: int = PROTOCOL
+) -> tuple[xdr.LedgerCloseMeta, list[bytes]]:
+    """The LCM of ``txs`` at ``protocol`` and its transaction hashes, not decoded back."""
     nid = NETWORK.network_id
     envelopes = [tx.envelope() for tx in txs]
     hashes = [transaction_hash(env, nid) for env in envelopes]
@@ -780,8 +797,7 @@ def build_ledger(txs: Sequence[Tx], protocol: int = PROTOCOL) -> BuiltLedger:
                 [],
             ),
         )
-    ledger = decode_ledger(lcm.to_xdr_bytes(), NETWORK)
-    return BuiltLedger(ledger, [h.hex() for h in hashes])
+    return lcm, hashes
 
 
 def one_op(
@@ -803,16 +819,45 @@ def one_op(
 
 # --- running the processor and stating expectations ----------------------------------------
 
+# The conformance suite runs against both implementations (see the ``implementation`` fixture):
+# the reference processor on the decoded ledger, and the native core on the ledger's bytes,
+# whose ``ttp_events`` rows are turned back into events.
+IMPLEMENTATIONS = ("reference", "native")
+_implementation = ["reference"]
+
+
+def use_implementation(name: str) -> None:
+    if name not in IMPLEMENTATIONS:
+        raise ValueError(f"unknown implementation {name!r}")
+    _implementation[0] = name
+
+
+def _native_events(built: BuiltLedger, mode: str) -> list[TokenEvent]:
+    result = LedgerCore(NETWORK, mode, 1).process([built.lcm], ["ttp_events"])
+    return list(events_from_batches(result.tables["ttp_events"]))
+
+
+def _ledger_events(built: BuiltLedger, mode: str) -> list[TokenEvent]:
+    if _implementation[0] == "native":
+        return _native_events(built, mode)
+    return TokenTransferProcessor(NETWORK, mode).events_from_ledger(built.ledger)  # type: ignore[arg-type]
+
 
 def derived_events(built: BuiltLedger) -> list[TokenEvent]:
-    return TokenTransferProcessor(NETWORK, "derived").events_from_ledger(built.ledger)
+    return _ledger_events(built, "derived")
 
 
 def unified_events(built: BuiltLedger) -> list[TokenEvent]:
-    return TokenTransferProcessor(NETWORK, "unified").events_from_ledger(built.ledger)
+    return _ledger_events(built, "unified")
 
 
 def tx_events(built: BuiltLedger, mode: str = "derived", index: int = 0) -> TransactionEvents:
+    if _implementation[0] == "native":
+        events = [e for e in _native_events(built, mode) if e.transaction_index == index + 1]
+        return TransactionEvents(
+            [e for e in events if e.operation_index is None],
+            [e for e in events if e.operation_index is not None],
+        )
     processor = TokenTransferProcessor(NETWORK, mode)  # type: ignore[arg-type]
     return processor.events_from_transaction(built.ledger, built.ledger.transactions[index])
 

@@ -6,6 +6,7 @@ import pytest
 from stellar_sdk import xdr
 
 from ttp_assets.core.network import Network, NetworkMismatchError
+from ttp_assets.core.xdr.framing import LedgerDataError
 from ttp_assets_tests.reference.ttp import (
     TokenTransferError,
     TokenTransferProcessor,
@@ -15,7 +16,6 @@ from ttp_assets_tests.reference.ttp import (
     reconcile_ledger,
 )
 from ttp_assets_tests.reference.ttp.ordering import ledger_order
-from ttp_assets.core.xdr.framing import LedgerDataError
 
 from .builders import (
     ACCOUNT_A,

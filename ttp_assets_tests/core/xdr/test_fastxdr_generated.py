@@ -13,10 +13,10 @@ import struct
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets_tests.reference.xdr import fastxdr
-from ttp_assets_tests.reference.xdr.fastxdr.model import EnumDef, UnionDef
 from ttp_assets_tests.core.xdr.compare import assert_same
 from ttp_assets_tests.core.xdr.random_xdr import RandomXdr
+from ttp_assets_tests.reference.xdr import fastxdr
+from ttp_assets_tests.reference.xdr.fastxdr.model import EnumDef, UnionDef
 
 MODEL = fastxdr.type_model()
 CLASSES = sorted(MODEL.defs, key=lambda c: c.__name__)

@@ -14,11 +14,11 @@ from functools import cache
 import pytest
 from stellar_sdk import xdr
 
-from ttp_assets_tests.reference.xdr import fastxdr
 from ttp_assets.core.xdr.framing import LedgerDataError, split_lcm_batch
+from ttp_assets_tests.core.xdr.real_ledgers import real_ledgers
+from ttp_assets_tests.reference.xdr import fastxdr
 from ttp_assets_tests.reference.xdr.header import read_lcm_header
 from ttp_assets_tests.reference.xdr.lcm_decoder import decode_lcm
-from ttp_assets_tests.core.xdr.real_ledgers import real_ledgers
 
 
 @cache

@@ -17,9 +17,6 @@ from functools import cache
 
 from stellar_sdk import xdr
 
-from ttp_assets_tests.reference.xdr import fastxdr
-from ttp_assets_tests.reference.xdr.lcm_decoder import LcmParts, decode_lcm
-from ttp_assets_tests.reference.xdr.ledger import tx_set_envelopes
 from ttp_assets_tests.core.xdr.compare import assert_same
 from ttp_assets_tests.core.xdr.real_ledgers import (
     RealLedger,
@@ -27,6 +24,9 @@ from ttp_assets_tests.core.xdr.real_ledgers import (
     real_ledgers,
     signature,
 )
+from ttp_assets_tests.reference.xdr import fastxdr
+from ttp_assets_tests.reference.xdr.lcm_decoder import LcmParts, decode_lcm
+from ttp_assets_tests.reference.xdr.ledger import tx_set_envelopes
 
 
 def _survey(bounds: tuple[int, int]) -> list[frozenset[str]]:

@@ -17,6 +17,7 @@ from typing import Literal
 from stellar_sdk import xdr
 
 from ttp_assets.core.network import Network
+
 from ..xdr.ledger import DecodedLedger, LedgerTransaction
 from ..xdr.strkeys import muxed_g
 from .changes import operation_changes

@@ -80,5 +80,7 @@ def split_lcm_batch_sdk(raw: bytes, where: str) -> tuple[int, int, list[bytes]]:
             pos = _skip_lcm(raw, pos)
             metas.append(raw[begin:pos])
     except Exception as exc:
-        raise LedgerDataError(f"{where}: XDR of ledger #{len(metas)} does not decode: {exc}") from exc
+        raise LedgerDataError(
+            f"{where}: XDR of ledger #{len(metas)} does not decode: {exc}"
+        ) from exc
     return start, end, metas

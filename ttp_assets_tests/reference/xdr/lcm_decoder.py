@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 from stellar_sdk import xdr
 
-from . import fastxdr
 from ttp_assets.core.errors import LedgerDataError
+
+from . import fastxdr
 
 _TX_TAG = struct.pack(">I", xdr.EnvelopeType.ENVELOPE_TYPE_TX.value)
 _KEY_ED25519 = b"\x00\x00\x00\x00"

@@ -15,6 +15,7 @@ from stellar_sdk import xdr
 
 from ttp_assets.core.errors import LedgerDataError
 from ttp_assets.core.network import Network
+
 from .lcm_decoder import LcmParts, decode_lcm
 
 TX_SUCCESS_CODES = frozenset(
