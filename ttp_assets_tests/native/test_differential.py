@@ -159,7 +159,7 @@ def test_native_equals_reference(pair: tuple[Dataset, dict, dict], table: str) -
 
 def test_every_dataset_holds_rows(pair: tuple[Dataset, dict, dict]) -> None:
     """The comparison is not vacuous: every dataset has ledgers and transactions."""
-    data, reference, native = pair
+    data, _, native = pair
     assert native["raw_ledgers"].num_rows == len(data.ledgers) > 0
     assert native["transactions"].num_rows > 0
     assert native["ttp_events"].num_rows >= native["transactions"].num_rows

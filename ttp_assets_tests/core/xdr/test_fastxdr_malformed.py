@@ -104,7 +104,7 @@ def test_unknown_union_discriminants_are_refused() -> None:
     bad_env = v0[:at] + struct.pack(">i", 77) + v0[at + 4 :]
     _refused_everywhere(bad_env, match="invalid TransactionEnvelope discriminant 77")
     batch = struct.pack(">III", 1, 2, 2) + v0 + bad_env
-    with pytest.raises(LedgerDataError, match="XDR of ledger #1 .*does not decode"):
+    with pytest.raises(LedgerDataError, match=r"XDR of ledger #1 .*does not decode"):
         split_lcm_batch(batch, "b")
 
 
