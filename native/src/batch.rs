@@ -159,6 +159,7 @@ fn label(labels: Option<&[String]>, i: usize) -> String {
         .unwrap_or_else(|| format!("LedgerCloseMeta #{i} of the batch"))
 }
 
+#[inline(never)] // a stable frame for profilers (per ledger, so free)
 fn process_ledger(
     config: &Config,
     wanted: Wanted,
