@@ -8,102 +8,20 @@
 //! Python suite (`ttp_assets_tests/core/ttp/test_real_ledgers.py`) asserts. The data is
 //! required: a missing file fails the test, it never skips.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use common::{
+    batch_ledgers, files_under, record_marked_ledgers, shared_data, CORE_TESTS, PUBNET, TESTNET,
+};
 
 use ttp_native::ledger::{hex, Ledger};
 use ttp_native::network::Network;
 use ttp_native::ttp::{choose_mode, reconcile_transaction, EventType, Mode, Processor, TokenEvent};
 
-const PUBNET: &str = "Public Global Stellar Network ; September 2015";
-const TESTNET: &str = "Test SDF Network ; September 2015";
-const CORE_TESTS: &str = "(V) (;,,;) (V)";
 const PUBNET_LEDGER: u32 = 53_312_000;
-
-fn shared_data() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    assert!(
-        root.join("README.md").is_file(),
-        "real ledger data not found at {}: the tests read ../shared/data beside the clone; it is \
-         required, not optional",
-        root.display()
-    );
-    root
-}
-
-/// Every zstd frame of a file, concatenated (the lake's frames are streamed, without sizes).
-fn decompress(path: &Path) -> Vec<u8> {
-    let data =
-        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut input: &[u8] = &data;
-    let mut out = Vec::with_capacity(data.len() * 6);
-    while !input.is_empty() {
-        let mut decoder = ruzstd::decoding::StreamingDecoder::new(&mut input)
-            .unwrap_or_else(|e| panic!("{}: not zstd: {e}", path.display()));
-        decoder
-            .read_to_end(&mut out)
-            .unwrap_or_else(|e| panic!("{}: bad zstd: {e}", path.display()));
-    }
-    out
-}
-
-/// The LCMs of a lake file (`LedgerCloseMetaBatch`).
-fn batch_ledgers(path: &Path) -> Vec<Vec<u8>> {
-    let raw = decompress(path);
-    let (_, _, ranges) = ttp_native::lcm::split_batch(&raw)
-        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message));
-    ranges.into_iter().map(|r| raw[r].to_vec()).collect()
-}
-
-/// The LCMs of a record-marked stream (core-tests, bench).
-fn record_marked_ledgers(path: &Path) -> Vec<Vec<u8>> {
-    let raw = decompress(path);
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < raw.len() {
-        let mark = raw
-            .get(pos..pos + 4)
-            .unwrap_or_else(|| panic!("{}: truncated record mark", path.display()));
-        let word = u32::from_be_bytes([mark[0], mark[1], mark[2], mark[3]]);
-        assert!(
-            word & 0x8000_0000 != 0,
-            "{}: record mark without its last-fragment bit",
-            path.display()
-        );
-        let len = (word & 0x7fff_ffff) as usize;
-        let record = raw
-            .get(pos + 4..pos + 4 + len)
-            .unwrap_or_else(|| panic!("{}: truncated record", path.display()));
-        out.push(record.to_vec());
-        pos += 4 + len;
-    }
-    out
-}
-
-fn files_under(root: &Path, depth2: bool) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let dirs: Vec<PathBuf> = if depth2 {
-        std::fs::read_dir(root)
-            .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_dir())
-            .collect()
-    } else {
-        vec![root.to_path_buf()]
-    };
-    for dir in dirs {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".xdr.zst") || name.ends_with(".xdr.zstd") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 #[derive(Default)]
 struct Dataset {

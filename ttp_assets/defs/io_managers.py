@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from ..core.storage.catalog import open_store
-from ..core.storage.delta_store import DeltaPartitionStore, PartitionWrite
+from ..core.storage.delta_store import DeltaCommit, DeltaPartitionStore, PartitionWrite
 from ..core.storage.location import open_location
 from ..core.storage.parquet_store import ParquetPartitionStore
 from ..core.storage.partitions_reader import PartitionedInput, PartitionStore
@@ -48,15 +48,35 @@ def partition_metadata(part: SpooledPartition, path: str, size: int) -> dict[str
     return meta
 
 
+def add_partition_metadata(
+    context: dg.OutputContext, key: str, metadata: dict[str, Any]
+) -> None:
+    """Attach ``metadata`` to the materialization event of partition ``key`` of the output.
+
+    ``StepExecutionContext.add_asset_metadata(partition_key=...)`` first checks the key against
+    the run's partition range through the instance, on every call: two database queries, and in
+    a ranged run also a query of every registered key of the dynamic partitions (tens of
+    thousands in a deployment), for each partition of each asset. ``handle_output`` has already
+    checked that the output holds exactly the run's partitions, so the metadata goes straight to
+    what that method records it in; should a Dagster version not have it, the public method.
+    """
+    step = context.step_context
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if accumulator is None or not hasattr(accumulator, "with_additional_asset_metadata"):
+        step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=key)
+        return
+    step._metadata_accumulator = accumulator.with_additional_asset_metadata(
+        asset_key=context.asset_key, partition_key=key, metadata=metadata
+    )
+
+
 def record_metadata(
     context: dg.OutputContext, obj: PartitionedOutput, written: dict[str, tuple[str, int]]
 ) -> None:
     """Per-partition metadata on each partition's event; run totals on all of them."""
     for key, part in obj.items():
         path, size = written[key]
-        context.step_context.add_asset_metadata(
-            partition_metadata(part, path, size), asset_key=context.asset_key, partition_key=key
-        )
+        add_partition_metadata(context, key, partition_metadata(part, path, size))
     context.add_output_metadata(
         {
             "run_partitions": len(obj),
@@ -131,7 +151,7 @@ class DeltaIOManager(_PartitionedIOManager):
         self, context: dg.OutputContext, store: PartitionStore, obj: PartitionedOutput
     ) -> dict[str, tuple[str, int]]:
         assert isinstance(store, DeltaPartitionStore)
-        version = store.write(
+        commit: DeltaCommit = store.commit(
             [
                 PartitionWrite(
                     key, part.batches, part.stats.file_metadata(), part.stats.base_ledger
@@ -140,7 +160,6 @@ class DeltaIOManager(_PartitionedIOManager):
             ]
         )
         for key, part in obj.items():
-            part.stats.rows = int(store.file_metadata(key)["ttp.rows"])
-        sizes = store.partition_bytes(list(obj))
-        context.add_output_metadata({"delta_version": version, "table": store.uri})
-        return {k: (store.display(k), sizes.get(k, 0)) for k in obj}
+            part.stats.rows = commit.rows[key]  # what the coverage record says (``ttp.rows``)
+        context.add_output_metadata({"delta_version": commit.version, "table": store.uri})
+        return {k: (store.display(k), commit.bytes[k]) for k in obj}

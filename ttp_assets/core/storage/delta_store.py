@@ -58,7 +58,7 @@ from deltalake.transaction import AddAction, RemoveAction
 
 from ..ledger_ranges import parse_key
 from .location import Location
-from .parquet_store import ROW_GROUP_ROWS
+from .parquet_store import ROW_GROUP_ROWS, row_groups
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,16 @@ def delta_schema(logical: pa.Schema) -> pa.Schema:
     fields = [f.with_type(_delta_type(f.type)) for f in logical]
     fields.append(pa.field(PARTITION_COLUMN, pa.string(), nullable=False))
     return pa.schema(fields, metadata=logical.metadata)
+
+
+@dataclass(frozen=True)
+class DeltaCommit:
+    """What one ``commit`` made: the table version, and per partition written its rows and data
+    bytes in that version (from the log; 0 for a partition without rows)."""
+
+    version: int
+    rows: dict[str, int]
+    bytes: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -141,19 +151,20 @@ class DeltaPartitionStore:
         if self.location.is_local:
             fs.create_dir(self.location.path(self.table, f"{PARTITION_COLUMN}={key}"))
         stats = _FileStats(data_schema)
+
+        def physical() -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                if batch.num_rows:
+                    cols = [c.cast(data_schema.field(i).type) for i, c in enumerate(batch.columns)]
+                    yield pa.RecordBatch.from_arrays(cols, schema=data_schema)
+
         try:
             with fs.open_output_stream(path, compression=None) as sink:
                 writer = pq.ParquetWriter(sink, data_schema, compression="zstd")
                 try:
-                    for batch in batches:
-                        if batch.num_rows:
-                            cols = [
-                                c.cast(data_schema.field(i).type)
-                                for i, c in enumerate(batch.columns)
-                            ]
-                            out = pa.RecordBatch.from_arrays(cols, schema=data_schema)
-                            writer.write_batch(out, row_group_size=ROW_GROUP_ROWS)
-                            stats.update(out)
+                    for group in row_groups(physical(), data_schema):
+                        writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+                        stats.update(group)
                 finally:
                     writer.close()
         except BaseException:
@@ -173,6 +184,10 @@ class DeltaPartitionStore:
 
     def write(self, parts: list[PartitionWrite]) -> int:
         """Replace exactly ``parts`` in one commit; returns the new table version."""
+        return self.commit(parts).version
+
+    def commit(self, parts: list[PartitionWrite]) -> DeltaCommit:
+        """Replace exactly ``parts`` in one commit; what it made (see ``DeltaCommit``)."""
         if not parts:
             raise ValueError("nothing to write")
         keys = [p.key for p in parts]
@@ -224,18 +239,25 @@ class DeltaPartitionStore:
             except BaseException:
                 self._discard(adds)
                 raise
-        version = self._table().version()
-        counts = self.row_counts()
+        # The table as committed: the snapshot this attempt started from, brought up to date
+        # (reads only the log entries after it, not the whole log again).
+        table.update_incremental()
+        version = table.version()
+        files = self._files(table, set(keys))
+        counts = {k: 0 for k in keys}
+        sizes = {k: 0 for k in keys}
+        for f in files:
+            counts[f.key] += f.rows
+            sizes[f.key] += f.size
         for key, meta in coverage.items():
             self._write_coverage(
-                key,
-                {**meta, "ttp.delta_version": str(version), "ttp.rows": str(counts.get(key, 0))},
+                key, {**meta, "ttp.delta_version": str(version), "ttp.rows": str(counts[key])}
             )
         log.info(
             "partitions committed",
             extra={"table": self.table, "partitions": keys, "version": version},
         )
-        return version
+        return DeltaCommit(version, counts, sizes)
 
     def _discard(self, adds: list[AddAction]) -> None:
         for a in adds:
@@ -258,12 +280,15 @@ class DeltaPartitionStore:
     def _table(self) -> DeltaTable:
         return DeltaTable(self.uri, storage_options=self.storage_options)
 
-    def table_exists(self) -> bool:
+    def _table_or_none(self) -> DeltaTable | None:
+        """The current version of the table (one log load), or None when there is no table."""
         try:
-            self._table()
+            return self._table()
         except TableNotFoundError:
-            return False
-        return True
+            return None
+
+    def table_exists(self) -> bool:
+        return self._table_or_none() is not None
 
     def exists(self, key: str) -> bool:
         info = self.location.fs.get_file_info(self._coverage_path(key))
@@ -292,9 +317,10 @@ class DeltaPartitionStore:
 
         The file list is resolved here, eagerly; only pyarrow reads happen while iterating.
         """
-        if not self.table_exists():
+        table = self._table_or_none()
+        if table is None:
             return iter(())
-        return self._read(self._table(), key, columns, batch_size, filter)
+        return self._read(table, key, columns, batch_size, filter)
 
     def _read(
         self,
@@ -333,52 +359,46 @@ class DeltaPartitionStore:
         """The current data files (of ``keys`` only, when given)."""
         actions = pa.table(table.get_add_actions(flatten=True))
         names = actions.column_names
-        firsts = (
-            actions.column("min.ledger_sequence").to_pylist()
-            if "min.ledger_sequence" in names
-            else [None] * actions.num_rows
-        )
+
+        def column(name: str) -> list:
+            if name in names:
+                return actions.column(name).to_pylist()
+            return [None] * actions.num_rows
+
         out = []
-        for path, key, size, first in zip(
+        for path, key, size, first, rows in zip(
             actions.column("path").to_pylist(),
             actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
             actions.column("size_bytes").to_pylist(),
-            firsts,
+            column("min.ledger_sequence"),
+            column("num_records"),
             strict=True,
         ):
             if keys is None or key in keys:
-                out.append(_DataFile(path, key, size, first or 0))
+                out.append(_DataFile(path, key, size, first or 0, rows or 0))
         return out
 
     def row_counts(self) -> dict[str, int]:
         """Rows per partition in the current version (from the log's file statistics)."""
-        if not self.table_exists():
-            return {}
-        actions = pa.table(self._table().get_add_actions(flatten=True))
+        table = self._table_or_none()
         counts: dict[str, int] = {}
-        for key, n in zip(
-            actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
-            actions.column("num_records").to_pylist(),
-            strict=True,
-        ):
-            counts[key] = counts.get(key, 0) + (n or 0)
+        for f in self._files(table) if table is not None else []:
+            counts[f.key] = counts.get(f.key, 0) + f.rows
         return counts
 
     def partition_bytes(self, keys: list[str]) -> dict[str, int]:
         """Bytes of the current data files of each partition."""
-        if not self.table_exists():
-            return {}
+        table = self._table_or_none()
         out: dict[str, int] = {}
-        for f in self._files(self._table(), set(keys)):
+        for f in self._files(table, set(keys)) if table is not None else []:
             out[f.key] = out.get(f.key, 0) + f.size
         return out
 
     def files_per_partition(self) -> dict[str, int]:
         """Data files of each partition in the current version."""
-        if not self.table_exists():
-            return {}
+        table = self._table_or_none()
         counts: dict[str, int] = {}
-        for f in self._files(self._table()):
+        for f in self._files(table) if table is not None else []:
             counts[f.key] = counts.get(f.key, 0) + 1
         return counts
 
@@ -389,6 +409,7 @@ class _DataFile:
     key: str
     size: int
     first_ledger: int
+    rows: int
 
 
 class _FileStats:
@@ -414,7 +435,7 @@ class _FileStats:
         self.mins: dict[str, object] = {}
         self.maxs: dict[str, object] = {}
 
-    def update(self, batch: pa.RecordBatch) -> None:
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         self.rows += batch.num_rows
         for name in self.names:
             self.nulls[name] += batch.column(name).null_count

@@ -33,6 +33,13 @@ STAGING = "_staging"
 SUFFIX = ".parquet"
 # Large XDR columns make big rows; cap row groups so readers can stream them.
 ROW_GROUP_ROWS = 65536
+# Writers get small batches (the native core hands over a few ledgers' rows at a time). Written
+# one row group each, 160 small ledgers made files of 112 row groups whose footers (statistics of
+# every column of every row group) outweighed the data and were parsed again by every reader.
+# Consecutive batches are therefore gathered into row groups of up to this much Arrow data; a
+# bigger batch (e.g. 48 ledgers of raw XDR) stays one row group, as before, so the largest row
+# group, which bounds readers' memory, is unchanged.
+ROW_GROUP_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,9 @@ class ParquetPartitionStore:
                     use_dictionary=True,
                 )
                 try:
-                    for batch in batches:
-                        if batch.num_rows:
-                            writer.write_batch(batch, row_group_size=row_group_rows)
-                            rows += batch.num_rows
+                    for group in row_groups(batches, schema, row_group_rows):
+                        writer.write_table(group, row_group_size=row_group_rows)
+                        rows += group.num_rows
                 finally:
                     writer.close()
             size = fs.get_file_info(staged).size
@@ -156,6 +162,34 @@ class ParquetPartitionStore:
 
     def delete(self, key: str) -> None:
         _delete_quietly(self.location.fs, self.path(key))
+
+
+def row_groups(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    max_rows: int = ROW_GROUP_ROWS,
+    max_bytes: int = ROW_GROUP_BYTES,
+) -> Iterator[pa.Table]:
+    """``batches`` in order, gathered into tables of at most ``max_rows`` rows and ``max_bytes``
+    of Arrow data (a batch bigger than that on its own stays whole), empty batches dropped.
+
+    The tables reference the batches' buffers (no copy); memory is bounded by ``max_bytes``
+    plus one batch.
+    """
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        n, nbytes = batch.num_rows, batch.nbytes
+        if pending and (rows + n > max_rows or size + nbytes > max_bytes):
+            yield pa.Table.from_batches(pending, schema=schema)
+            pending, rows, size = [], 0, 0
+        pending.append(batch)
+        rows += n
+        size += nbytes
+    if pending:
+        yield pa.Table.from_batches(pending, schema=schema)
 
 
 def _project(schema: pa.Schema, columns: list[str] | None) -> pa.Schema:
