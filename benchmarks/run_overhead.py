@@ -1,14 +1,15 @@
 """Fixed cost of a Dagster run and of each partition, on the real testnet ledgers.
 
-    .venv/bin/python benchmarks/run_overhead.py [--repeat N] [--json out.json]
+    .venv/bin/python benchmarks/run_overhead.py [--repeat N] [--registered K] [--json out.json]
 
 Measured on ../shared/data/lake/testnet-2022 (160 small ledgers 1410048-1410207), with temporary
 storage and a temporary DAGSTER_HOME holding the project's own dagster.yaml (SQLite instance):
 
   import    ``import ttp_assets.definitions`` in a fresh process (best of N), and what dominates
             it (``python -X importtime``, self time summed by top-level package)
-  cli       the whole CLI in a fresh process, ``cli backfill`` of one 32-ledger partition: what
-            one small run costs end to end (interpreter, imports, instance, run)
+  cli       the CLI in a fresh process and a fresh DAGSTER_HOME, ``cli backfill`` of one
+            32-ledger partition: one small run end to end (interpreter, imports, creating the
+            instance's databases, the run)
   run       one run of the whole asset graph (3 asset steps, 6 check steps) for ONE partition
             inside a warm process, with 32 ledgers and with 1 ledger (best of N each): the
             difference gives the per-ledger compute, the rest is the fixed cost of a run.
@@ -19,7 +20,13 @@ storage and a temporary DAGSTER_HOME holding the project's own dagster.yaml (SQL
             (1410048 is a multiple of 16 and 256, not of 10: ranges are aligned.)
 
 CPU is user + system time of the whole process, every thread (the native core runs on all
-cores); "events" counts what the run stored in the instance's event log.
+cores); "events" counts what the run stored in the instance's event log. Bytecode caching is on
+in the child processes (PYTHONDONTWRITEBYTECODE is dropped), as in an installed deployment.
+
+``--registered K`` first registers K earlier partitions, as a deployment has (all of pubnet at
+the default width is ~64,000): Dagster reads every registered key of the dynamic partitions
+whenever it resolves a range of more than one key, so ranged runs grow with K; single-partition
+runs do not.
 """
 
 from __future__ import annotations
@@ -59,8 +66,9 @@ def dagster_home(tmp: Path) -> Path:
 
 
 def base_env(tmp: Path, width: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {
-        **os.environ,
+        **env,
         "DAGSTER_HOME": str(dagster_home(tmp)),
         "TTP_NETWORK": "testnet",
         "TTP_SOURCE": "lake",
@@ -69,6 +77,7 @@ def base_env(tmp: Path, width: int) -> dict[str, str]:
         "TTP_PARTITION_WIDTH": str(width),
         "TTP_SPOOL_DIR": str(tmp / "spool"),
         "PYTHONWARNINGS": "ignore",
+        "PYTHONPATH": str(REPO),  # this tree's ttp_assets, whatever the venv has installed
     }
 
 
@@ -93,7 +102,7 @@ def child_import() -> None:
     print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
 
 
-def child_runs(repeat: int) -> None:
+def child_runs(repeat: int, registered: int) -> None:
     """Runs of the whole graph in one process; prints one JSON line per case."""
     import dagster as dg
 
@@ -114,6 +123,8 @@ def child_runs(repeat: int) -> None:
 
     native.LedgerCore.process = timed_process  # type: ignore[method-assign]
     instance = dg.DagsterInstance.get()
+    if registered:
+        register_ranges(instance, FIRST - 16 * registered, FIRST - 1, 16)
     root = Path(os.environ["TTP_STORAGE_URI"])
     n = [0]
 
@@ -130,18 +141,18 @@ def child_runs(repeat: int) -> None:
         if not s.success or s.checks_failed or s.checks_passed != 6:
             raise SystemExit(f"run failed: {s.errors} {s.checks_failed}")
         events = len(instance.all_logs(s.run_id))
-        return {"wall": wall, "cpu": cpu, "native": native_s[0], "events": events, "parts": len(keys)}
+        return {"wall": wall, "cpu": cpu, "native": native_s[0], "events": events}
 
     def best(case: str, width: int, first: int, last: int, times: int) -> None:
         runs = [one(width, first, last) for _ in range(times)]
         print(json.dumps({"case": case, **min(runs, key=lambda r: r["cpu"])}), flush=True)
 
+    one(SMALL_WIDTH, FIRST, FIRST)  # warm-up: first-run costs (lazy imports, caches) excluded
     small_last = FIRST + SMALL_WIDTH - 1
-    best("first run in the process, 1 partition of 32 ledgers", SMALL_WIDTH, FIRST, small_last, 1)
     best("1 partition of 32 ledgers", SMALL_WIDTH, FIRST, small_last, repeat)
     best("1 partition of 1 ledger", SMALL_WIDTH, FIRST, FIRST, repeat)
-    best("160 ledgers in 1 partition", 256, FIRST, LAST, repeat)
-    best("160 ledgers in 10 partitions of 16", 16, FIRST, LAST, repeat)
+    best("160 ledgers in 1 partition", 256, FIRST, LAST, 1)
+    best("160 ledgers in 10 partitions of 16", 16, FIRST, LAST, 1)
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -165,6 +176,9 @@ def import_profile(env: dict[str, str]) -> list[tuple[str, float]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2, help="runs per case (the best is kept)")
+    ap.add_argument(
+        "--registered", type=int, default=0, help="earlier partitions to register first"
+    )
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--child", choices=["import", "runs"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -172,7 +186,7 @@ def main() -> int:
         child_import()
         return 0
     if args.child == "runs":
-        child_runs(args.repeat)
+        child_runs(args.repeat, args.registered)
         return 0
 
     out: dict = {}
@@ -180,7 +194,7 @@ def main() -> int:
         tmp = Path(tmp_s)
         env = base_env(tmp / "import", SMALL_WIDTH)
         imports = []
-        for _ in range(max(3, args.repeat)):
+        for _ in range(args.repeat):
             wall, cpu, stdout = run_process([sys.executable, __file__, "--child", "import"], env)
             inner = json.loads(stdout.strip().splitlines()[-1])
             imports.append({"process_wall": wall, "process_cpu": cpu, **inner})
@@ -188,7 +202,7 @@ def main() -> int:
         profile = import_profile(env)
         total_ms = sum(ms for _, ms in profile)
         out["import"] = {**imp, "by_package_ms": dict(profile)}
-        print("\nimport ttp_assets.definitions, fresh process (best of %d)" % len(imports))
+        print(f"\nimport ttp_assets.definitions, fresh process (best of {len(imports)})")
         print(f"  the import: {imp['wall']:.2f} s wall, {imp['cpu']:.2f} s CPU")
         print(
             f"  the process (python -c 'import ttp_assets.definitions'): "
@@ -207,11 +221,24 @@ def main() -> int:
 
         env = base_env(tmp / "runs", SMALL_WIDTH)
         _, _, stdout = run_process(
-            [sys.executable, __file__, "--child", "runs", "--repeat", str(args.repeat)], env
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "runs",
+                "--repeat",
+                str(args.repeat),
+                "--registered",
+                str(args.registered),
+            ],
+            env,
         )
         cases = {r["case"]: r for r in map(json.loads, stdout.strip().splitlines())}
         out["runs"] = cases
-        print(f"\nruns of the whole asset graph (3 assets, 6 checks), best of {args.repeat}")
+        print(
+            f"\nruns of the whole asset graph (3 assets, 6 checks), best of {args.repeat} "
+            f"(ranged: once), {args.registered} earlier partitions registered"
+        )
         print(f"  {'case':<54}{'wall s':>8}{'CPU s':>8}{'native s':>10}{'events':>8}")
         for name, r in cases.items():
             print(

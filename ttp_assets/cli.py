@@ -24,14 +24,21 @@ from pathlib import Path
 import dagster as dg
 
 
-def _complete_keys(settings, table: str) -> set[str]:  # type: ignore[no-untyped-def]
+def _complete_keys(settings, table: str, among: list[str] | None = None) -> set[str]:  # type: ignore[no-untyped-def]
+    """Partitions of ``table`` stored complete (of ``among`` only, when given).
+
+    One listing of the table, then one footer read per stored partition considered: a backfill
+    reads the footers of its own range, not of everything stored.
+    """
     from .core.storage.catalog import open_store
     from .core.storage.location import open_location
 
     store = open_store(open_location(settings.storage_uri), table)
-    return {
-        k for k in store.committed_keys() if store.file_metadata(k).get("ttp.complete") == "true"
-    }
+    stored = store.committed_keys()
+    if among is not None:
+        wanted = set(among)
+        stored = [k for k in stored if k in wanted]
+    return {k for k in stored if store.file_metadata(k).get("ttp.complete") == "true"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,11 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registered {len(keys)} partition(s): {keys[0]} .. {keys[-1]}")
     if args.cmd == "register":
         return 0
-    todo = (
-        keys
-        if args.force
-        else [k for k in keys if k not in _complete_keys(settings, "raw_ledgers")]
-    )
+    done = set() if args.force else _complete_keys(settings, "raw_ledgers", keys)
+    todo = [k for k in keys if k not in done]
     print(f"{len(keys) - len(todo)} already complete; materializing {len(todo)}")
     status = 0
     for i in range(0, len(todo), args.per_run):

@@ -48,9 +48,7 @@ def partition_metadata(part: SpooledPartition, path: str, size: int) -> dict[str
     return meta
 
 
-def add_partition_metadata(
-    context: dg.OutputContext, key: str, metadata: dict[str, Any]
-) -> None:
+def add_partition_metadata(context: dg.OutputContext, key: str, metadata: dict[str, Any]) -> None:
     """Attach ``metadata`` to the materialization event of partition ``key`` of the output.
 
     ``StepExecutionContext.add_asset_metadata(partition_key=...)`` first checks the key against

@@ -50,11 +50,26 @@ def full_rebuild(context: dg.AssetExecutionContext) -> bool:
     return context.run.tags.get(FULL_REBUILD_TAG, "").lower() in ("1", "true", "yes")
 
 
+# Up to this many keys are looked up one by one; more in one read of every registered key.
+LOOKUP_KEYS = 32
+
+
+def unregistered(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
+    """``keys`` not registered yet, in order.
+
+    The live tail's ticks and the main job touch a partition or two: those are looked up rather
+    than reading every registered key (all of history, tens of thousands on pubnet) each time.
+    """
+    if len(keys) <= LOOKUP_KEYS:
+        return [k for k in keys if not instance.has_dynamic_partition(ledger_ranges.name, k)]
+    registered = set(instance.get_dynamic_partitions(ledger_ranges.name))
+    return [k for k in keys if k not in registered]
+
+
 def register_ranges(instance: dg.DagsterInstance, first: int, last: int, width: int) -> list[str]:
     """Register (idempotently, in ascending order) the partitions covering ``first..last``."""
     keys = keys_covering(first, last, width)
-    existing = set(instance.get_dynamic_partitions(ledger_ranges.name))
-    new = [k for k in keys if k not in existing]
+    new = unregistered(instance, keys)
     if new:
         instance.add_dynamic_partitions(ledger_ranges.name, new)
     return keys

@@ -4,6 +4,7 @@ domain errors into Dagster failures that name the asset and the partition."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 
 import dagster as dg
@@ -29,6 +30,34 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
     PartitionNotMaterializedError,
     TokenTransferError,
 )
+
+
+# Every line logged through Dagster is an event written to the instance's event log (with SQLite,
+# a database transaction), so the per-partition lines of a step are logged together, at the end of
+# the step, unless this long has passed since the last ones were: a ranged run of small partitions
+# logs one event per step, while a run of slow partitions still reports each as it is done.
+PROGRESS_INTERVAL_S = 10.0
+
+
+class ProgressLog:
+    """A step's per-partition lines, logged as one message at a time (see above)."""
+
+    def __init__(self, log: dg.DagsterLogManager, interval_s: float = PROGRESS_INTERVAL_S):
+        self._log = log
+        self._interval_s = interval_s
+        self._lines: list[str] = []
+        self._last = time.monotonic()
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        if time.monotonic() - self._last >= self._interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            self._log.info("\n".join(self._lines))
+            self._lines = []
+        self._last = time.monotonic()
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -95,6 +124,7 @@ def derive_from_raw(
     stores = {name: warehouse.store(name) for name in tables}
     spool = Spool(asset)
     outs = {name: PartitionedOutput() for name in tables}
+    progress = ProgressLog(context.log)
     try:
         for key, part in raw_ledgers.items():
             rng = parse_key(key)
@@ -116,10 +146,12 @@ def derive_from_raw(
             for name, w in writers.items():
                 outs[name][key] = w.close()
             kept = f"; ledgers up to {base} kept from the stored partition" if base else ""
-            context.log.info(f"{asset} {key}: {summary}{kept}")
+            progress.add(f"{asset} {key}: {summary}{kept}")
     except BaseException:
         for o in outs.values():
             o.discard()
         spool.cleanup()
         raise
+    finally:
+        progress.flush()
     return outs

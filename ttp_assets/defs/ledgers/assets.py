@@ -15,7 +15,7 @@ from ...core.storage.partitions_reader import PartitionedInput, PartitionStore
 from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, NativeCoreResource, StellarNetwork
-from ..runs import column_schema, derive_from_raw, partition_failure, table_outs
+from ..runs import ProgressLog, column_schema, derive_from_raw, partition_failure, table_outs
 from ..warehouse import WarehouseResource
 
 GROUP = "ledgers"
@@ -46,6 +46,7 @@ def raw_ledgers(
     stored = warehouse.store("raw_ledgers")
     spool = Spool("raw_ledgers")
     out = PartitionedOutput()
+    progress = ProgressLog(context.log)
     try:
         for key, rng, last in run_ranges(context):
             cov = [stored_coverage(stored, key)]
@@ -63,7 +64,7 @@ def raw_ledgers(
                     raise
             stats.extra.update(xdr_bytes=res.xdr_bytes, network=net.name, new_ledgers=res.ledgers)
             out[key] = writer.close()
-            context.log.info(
+            progress.add(
                 f"raw_ledgers {key}: {res.ledgers} new ledgers {res.first_ledger}-"
                 f"{res.last_ledger} ({res.xdr_bytes} bytes of XDR) from {source.description}"
                 + (f"; ledgers up to {base} kept from the stored partition" if base else "")
@@ -72,6 +73,8 @@ def raw_ledgers(
         out.discard()
         spool.cleanup()
         raise
+    finally:
+        progress.flush()
     return out
 
 

@@ -23,6 +23,7 @@ from ..partitions import (
     RANGE_START_TAG,
     THROUGH_LEDGER_TAG,
     ledger_ranges,
+    unregistered,
 )
 from ..resources import LedgerSourceResource, StellarNetwork
 
@@ -112,8 +113,7 @@ def ledger_tail(
             skip_reason=f"no new ledgers: the tip is {tip}, runs are requested through {cursor}",
             cursor=json.dumps({"last": cursor, "tip": tip}),
         )
-    registered = set(context.instance.get_dynamic_partitions(ledger_ranges.name))
-    new_keys = [k for k in plan.keys if k not in registered]
+    new_keys = unregistered(context.instance, plan.keys)
     requests = []
     for run in plan.runs:
         tags = {LIVE_TAG: "true", THROUGH_LEDGER_TAG: str(run.through)}
