@@ -4,8 +4,6 @@
 //! paired with results through their hash, computed with the network id. A hash that matches
 //! nothing means the ledger is corrupt or belongs to another network, and that is an error.
 
-use std::collections::HashMap;
-
 use stellar_xdr::{
     ContractEvent, FeeBumpTransactionInnerTx, InnerTransactionResultResult, LedgerCloseMetaExt,
     LedgerEntryChanges, LedgerHeader, Memo, MuxedAccount, Operation, OperationResult,
@@ -14,6 +12,7 @@ use stellar_xdr::{
 };
 
 use crate::error::{CoreError, CoreResult};
+use crate::fasthash::RandomKeyMap;
 use crate::lcm::{self, ParsedLcm};
 
 pub struct Ledger {
@@ -123,8 +122,8 @@ impl Ledger {
                 parsed.processing.len()
             )));
         }
-        let mut by_hash: HashMap<[u8; 32], Option<TransactionEnvelope>> =
-            HashMap::with_capacity(parsed.envelopes.len());
+        let mut by_hash: RandomKeyMap<[u8; 32], Option<TransactionEnvelope>> =
+            RandomKeyMap::with_capacity_and_hasher(parsed.envelopes.len(), Default::default());
         for (envelope, hash) in parsed.envelopes {
             by_hash.insert(hash, Some(envelope));
         }

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod binding;
 pub mod checks;
 pub mod error;
+pub mod fasthash;
 pub mod lcm;
 pub mod ledger;
 pub mod network;

@@ -3,11 +3,36 @@
 //! `stellar-strkey` does the base32 and checksum; these helpers decide which XDR field becomes
 //! which strkey, which is where the token events and the decoded tables must agree.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use stellar_strkey::{ed25519, ClaimableBalance, Contract, LiquidityPool};
 use stellar_xdr::{AccountId, ClaimableBalanceId, MuxedAccount, PoolId, PublicKey, ScAddress};
 
+use crate::fasthash::RandomKeyMap;
+
+thread_local! {
+    /// G addresses already rendered on this thread: the same accounts recur across a ledger's
+    /// transactions, operations, events and balance changes, and base32 with a checksum costs
+    /// several times a lookup. Cleared when it grows past `G_CACHE_MAX` entries.
+    static G_CACHE: RefCell<RandomKeyMap<[u8; 32], Rc<str>>> = RefCell::new(RandomKeyMap::default());
+}
+
+const G_CACHE_MAX: usize = 1 << 16;
+
 pub fn g(key: &[u8; 32]) -> String {
-    ed25519::PublicKey(*key).to_string().as_str().to_owned()
+    G_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(found) = cache.get(key) {
+            return found.to_string();
+        }
+        if cache.len() >= G_CACHE_MAX {
+            cache.clear();
+        }
+        let rendered = ed25519::PublicKey(*key).to_string();
+        cache.insert(*key, Rc::from(rendered.as_str()));
+        rendered.as_str().to_owned()
+    })
 }
 
 pub fn m(key: &[u8; 32], id: u64) -> String {

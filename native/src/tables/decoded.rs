@@ -120,6 +120,7 @@ pub struct DecodedBuilders {
     pub ledgers: LedgersBuilder,
     pub transactions: TransactionsBuilder,
     pub operations: OperationsBuilder,
+    json: Vec<u8>,
 }
 
 /// stellar-core#4188: protocol 20 reported a wrong feeCharged for Soroban fee bumps.
@@ -196,15 +197,24 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// SEP-51 XDR-JSON of a value; the base64 XDR where it cannot be rendered.
-fn xdr_json<T: serde::Serialize + stellar_xdr::WriteXdr>(value: &T) -> String {
-    match serde_json::to_string(value) {
-        Ok(json) => json,
-        Err(_) => {
+/// SEP-51 XDR-JSON of a value, appended to `column`; the base64 XDR where it cannot be
+/// rendered. `buffer` is reused from value to value, so rendering allocates nothing once warm.
+fn append_json<T: serde::Serialize + stellar_xdr::WriteXdr>(
+    column: &mut StringBuilder,
+    buffer: &mut Vec<u8>,
+    value: &T,
+) {
+    buffer.clear();
+    let rendered = serde_json::to_writer(&mut *buffer, value)
+        .ok()
+        .and_then(|()| std::str::from_utf8(buffer).ok());
+    match rendered {
+        Some(json) => column.append_value(json),
+        None => {
             let b64 = value
                 .to_xdr_base64(stellar_xdr::Limits::none())
                 .unwrap_or_default();
-            serde_json::json!({ "xdr_base64": b64 }).to_string()
+            column.append_value(serde_json::json!({ "xdr_base64": b64 }).to_string());
         }
     }
 }
@@ -366,8 +376,11 @@ impl DecodedBuilders {
             b.amount.append_option(m.amount);
             b.source_asset.append_option(m.source_asset);
             b.source_amount.append_option(m.source_amount);
-            b.details.append_value(xdr_json(&op.body));
-            b.result_details.append_option(res.map(xdr_json));
+            append_json(&mut b.details, &mut self.json, &op.body);
+            match res {
+                Some(r) => append_json(&mut b.result_details, &mut self.json, r),
+                None => b.result_details.append_null(),
+            }
         }
     }
 }

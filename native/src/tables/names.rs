@@ -2,7 +2,30 @@
 //! `opBAD_AUTH`, `payment`): stellar-xdr's Rust names drop the XDR prefixes and case, the
 //! tables keep the names of the XDR definitions (and of stellar-etl, Horizon, the Python SDK).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use stellar_xdr::{OperationResult, OperationResultTr, OperationType, TransactionResultCode};
+
+thread_local! {
+    /// Every name built so far, by (enum, value): each is built once per thread. The set is
+    /// bounded by the XDR enums (a value outside them does not decode), so the leaked strings
+    /// are a few kilobytes for the life of the process.
+    static NAMES: RefCell<HashMap<(i32, i32), &'static str>> = RefCell::new(HashMap::new());
+}
+
+fn interned(key: (i32, i32), make: impl FnOnce() -> String) -> &'static str {
+    NAMES.with(|names| {
+        *names
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| Box::leak(make().into_boxed_str()))
+    })
+}
+
+const TX_RESULT: i32 = -1;
+const OP_OUTER: i32 = -2;
+const OP_TYPE: i32 = -3;
 
 /// `SrcNoTrust` -> `SRC_NO_TRUST`.
 pub fn upper_snake(camel: &str) -> String {
@@ -22,35 +45,42 @@ pub fn lower_snake(camel: &str) -> String {
 }
 
 /// `TxFeeBumpInnerSuccess` -> `txFEE_BUMP_INNER_SUCCESS`.
-pub fn transaction_result_code(code: TransactionResultCode) -> String {
-    let name = code.name();
-    format!("tx{}", upper_snake(name.strip_prefix("Tx").unwrap_or(name)))
+pub fn transaction_result_code(code: TransactionResultCode) -> &'static str {
+    interned((TX_RESULT, code as i32), || {
+        let name = code.name();
+        format!("tx{}", upper_snake(name.strip_prefix("Tx").unwrap_or(name)))
+    })
 }
 
-pub fn operation_type(t: OperationType) -> String {
-    lower_snake(t.name())
+pub fn operation_type(t: OperationType) -> &'static str {
+    interned((OP_TYPE, t as i32), || lower_snake(t.name()))
 }
 
 /// The result code of an operation and whether it is a success: `opBAD_AUTH`-style codes for
 /// operations that did not run, else the code of the result arm that is set (the arm names its
 /// enum: a passive offer's result is a `ManageSellOfferResult`), success being code 0.
-pub fn operation_result_code(result: &OperationResult) -> (String, bool) {
+pub fn operation_result_code(result: &OperationResult) -> (&'static str, bool) {
     let tr = match result {
         OperationResult::OpInner(tr) => tr,
         other => {
-            let name = other.discriminant().name();
-            return (
-                format!("op{}", upper_snake(name.strip_prefix("Op").unwrap_or(name))),
-                false,
-            );
+            let code = other.discriminant();
+            let name = interned((OP_OUTER, code as i32), || {
+                let name = code.name();
+                format!("op{}", upper_snake(name.strip_prefix("Op").unwrap_or(name)))
+            });
+            return (name, false);
         }
     };
+    let arm = tr.discriminant() as i32;
     macro_rules! arms {
         ($($arm:ident => $prefix:literal),* $(,)?) => {
             match tr {
                 $(OperationResultTr::$arm(r) => {
                     let code = r.discriminant();
-                    (format!(concat!($prefix, "_{}"), upper_snake(code.name())), code as i32 == 0)
+                    let name = interned((arm, code as i32), || {
+                        format!(concat!($prefix, "_{}"), upper_snake(code.name()))
+                    });
+                    (name, code as i32 == 0)
                 })*
             }
         };
@@ -106,14 +136,11 @@ mod tests {
         );
         assert_eq!(
             operation_result_code(&OperationResult::OpTooManySubentries),
-            ("opTOO_MANY_SUBENTRIES".to_owned(), false)
+            ("opTOO_MANY_SUBENTRIES", false)
         );
         let ok = OperationResult::OpInner(OperationResultTr::Payment(
             stellar_xdr::PaymentResult::Success,
         ));
-        assert_eq!(
-            operation_result_code(&ok),
-            ("PAYMENT_SUCCESS".to_owned(), true)
-        );
+        assert_eq!(operation_result_code(&ok), ("PAYMENT_SUCCESS", true));
     }
 }

@@ -1,9 +1,10 @@
 //! Token Transfer Processor (TTP): every token movement of a ledger as one event stream.
 //!
-//! A port of the Python `ttp_assets.core.ttp` (itself a port of the Go package
-//! `processors/token_transfer` of stellar/go, behaviour written down in
+//! A port of the Python reference `ttp_assets_tests/reference/ttp` (itself a port of the Go
+//! package `processors/token_transfer` of stellar/go, behaviour written down in
 //! `shared/docs/ttp-spec.md`; section numbers below refer to it). The Python is proven on every
-//! real ledger the project holds; this port keeps its behaviour and its module split:
+//! real ledger the project holds, and the differential tests prove this port equal to it row for
+//! row; this port keeps its behaviour and its module split:
 //!
 //! | module | spec | what |
 //! |---|---|---|
@@ -28,8 +29,8 @@
 //! 1. **Trade pairs (§2b) in CAP-67 order.** Per claim atom the taker's payment comes first:
 //!    (asset bought, taker -> seller, amount bought), then (asset sold, seller -> taker, amount
 //!    sold), as stellar-core emits them under CAP-67, so derived and unified modes give
-//!    identical event lists. The reference (and the Python before its owner's change) emits
-//!    the seller's side first.
+//!    identical event lists (and the same `event_id`s). The Go reference emits the seller's
+//!    side first.
 //! 2. **Revocation burns (§2b, Go pointer equality).** When a trustline revocation leaves one
 //!    claimable balance for a pool, the reference picks the asset to burn with Go `==` on
 //!    `xdr.Asset`, which compares the pointers inside credit assets and so is false for decoded
