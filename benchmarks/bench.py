@@ -47,12 +47,13 @@ STAGES = (
     "decode",
     "events",
     "all",
-    "all-x10",
+    "all-x5",
+    "all-x20",
     "sdk",
     "python",
     "parquet",
 )
-THREADED = ("floor", "ingest", "decode", "events", "all", "all-x10")
+THREADED = ("floor", "ingest", "decode", "events", "all", "all-x5", "all-x20")
 SLOW = ("sdk", "python")  # run once: they take seconds per busy ledger
 BATCH = 48
 
