@@ -52,11 +52,12 @@ def add_partition_metadata(context: dg.OutputContext, key: str, metadata: dict[s
     """Attach ``metadata`` to the materialization event of partition ``key`` of the output.
 
     ``StepExecutionContext.add_asset_metadata(partition_key=...)`` first checks the key against
-    the run's partition range through the instance, on every call: two database queries, and in
-    a ranged run also a query of every registered key of the dynamic partitions (tens of
-    thousands in a deployment), for each partition of each asset. ``handle_output`` has already
-    checked that the output holds exactly the run's partitions, so the metadata goes straight to
-    what that method records it in; should a Dagster version not have it, the public method.
+    the run's partition range through the instance, on every call: two database queries and, in
+    a ranged run, a read of every registered key of the dynamic partitions (tens of thousands in
+    a deployment), for each partition of each asset. ``handle_output`` has already checked that
+    the output holds exactly the run's partitions, so this does what that method does after its
+    check: add the metadata to the step's metadata accumulator (Dagster 1.13 internals; if they
+    are not there, it falls back to the public method).
     """
     step = context.step_context
     accumulator = getattr(step, "_metadata_accumulator", None)

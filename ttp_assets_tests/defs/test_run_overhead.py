@@ -1,16 +1,13 @@
-"""What a run costs besides the ledgers: the import, the events a run writes, its metadata.
+"""What a run costs besides the ledgers: the events it writes and the instance queries it makes.
 
-See ``benchmarks/run_overhead.py`` for the figures. These tests pin what the savings rely on:
-importing the definitions generates no code (the Python XDR decoders live in the tests' reference
-implementation), per-partition lines are logged once per asset step, and the per-partition
-metadata that skips Dagster's per-call partition check lands on the right events.
+See ``benchmarks/run_overhead.py`` for the figures (and ``native/test_runtime_imports.py`` for
+the import). These tests pin what the savings rely on: per-partition lines are logged once per
+asset step, the per-partition metadata that skips Dagster's per-call partition check lands on the
+right events, and registering a few keys looks them up instead of reading every registered key.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -30,19 +27,7 @@ from ttp_assets_tests.harness import (
     failure_messages,
     materialize,
 )
-from ttp_assets_tests.shared_data import REPO_ROOT, lake_dir
-
-
-def test_importing_the_definitions_generates_no_code() -> None:
-    probe = (
-        "import json, sys; import ttp_assets.definitions; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('stellar_sdk', 'ttp_assets_tests'))))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+from ttp_assets_tests.shared_data import lake_dir
 
 
 def test_unregistered_keys_by_lookup_or_by_one_read() -> None:

@@ -36,10 +36,10 @@ ROW_GROUP_ROWS = 65536
 # Writers get small batches (the native core hands over a few ledgers' rows at a time). Written
 # one row group each, 160 small ledgers made files of 112 row groups whose footers (statistics of
 # every column of every row group) outweighed the data and were parsed again by every reader.
-# Consecutive batches are therefore gathered into row groups of up to this much Arrow data; a
-# bigger batch (e.g. 48 ledgers of raw XDR) stays one row group, as before, so the largest row
-# group, which bounds readers' memory, is unchanged.
-ROW_GROUP_BYTES = 8 << 20
+# Consecutive batches are therefore gathered into row groups of up to this much Arrow data, the
+# size of the core's largest chunks (~4 MB of XDR); a bigger batch stays one row group on its
+# own, as before. The largest row group, which bounds a reader's memory, stays what it was.
+ROW_GROUP_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
