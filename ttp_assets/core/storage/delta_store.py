@@ -42,6 +42,7 @@ import datetime
 import itertools
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 PARTITION_COLUMN = "partition_key"
 COVERAGE_DIR = "_ttp_partitions"
 COMMIT_ATTEMPTS = 8
+COMMIT_BACKOFF_S = 0.02
 
 
 def _delta_type(t: pa.DataType) -> pa.DataType:
@@ -236,6 +238,9 @@ class DeltaPartitionStore:
                         "error": str(exc)[:200],
                     },
                 )
+                # Writers that collided would collide again if they retried in lockstep: wait a
+                # random, growing while (at most ~1 s) so that one of them commits first.
+                time.sleep(random.uniform(0, min(1.0, COMMIT_BACKOFF_S * 2**attempt)))
             except BaseException:
                 self._discard(adds)
                 raise
