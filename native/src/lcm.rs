@@ -245,7 +245,8 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn lcm(&mut self) -> CoreResult<ParsedLcm> {
+    /// The front of an LCM: its version, its ext (v1+) and its header entry up to the header.
+    fn front(&mut self) -> CoreResult<(HeaderInfo, Option<LedgerCloseMetaExt>)> {
         let version: i32 = self.read()?;
         let lcm_version = match version {
             0..=2 => version as u8,
@@ -264,6 +265,18 @@ impl<'a> Walker<'a> {
         let header_start = self.pos();
         let header: LedgerHeader = self.read_what(|| "the LedgerHeader".to_owned())?;
         let computed_hash: [u8; 32] = Sha256::digest(self.span(header_start, self.pos())).into();
+        let info = HeaderInfo {
+            lcm_version,
+            recorded_hash: recorded.0,
+            computed_hash,
+            header,
+        };
+        Ok((info, ext))
+    }
+
+    fn lcm(&mut self) -> CoreResult<ParsedLcm> {
+        let (front, ext) = self.front()?;
+        let lcm_version = front.lcm_version;
         let _: LedgerHeaderHistoryEntryExt = self.read()?;
 
         let mut envelopes = Vec::new();
@@ -328,9 +341,9 @@ impl<'a> Walker<'a> {
         Ok(ParsedLcm {
             lcm_version,
             ext,
-            recorded_hash: recorded.0,
-            computed_hash,
-            header,
+            recorded_hash: front.recorded_hash,
+            computed_hash: front.computed_hash,
+            header: front.header,
             tx_set_hash,
             result_set_hash: results.finalize().into(),
             envelopes,
@@ -369,33 +382,12 @@ pub struct HeaderInfo {
 
 pub fn read_header(data: &[u8]) -> CoreResult<HeaderInfo> {
     let zero = [0u8; 32];
-    let mut w = Walker {
+    let mut walker = Walker {
         data,
         r: reader(data),
         network_id: &zero,
     };
-    let version: i32 = w.read()?;
-    let lcm_version = match version {
-        0..=2 => version as u8,
-        other => {
-            return Err(CoreError::data(format!(
-                "unknown LedgerCloseMeta version {other}"
-            )))
-        }
-    };
-    if lcm_version > 0 {
-        let _: LedgerCloseMetaExt = w.read()?;
-    }
-    let recorded: Hash = w.read()?;
-    let start = w.pos();
-    let header: LedgerHeader = w.read()?;
-    let computed_hash = Sha256::digest(w.span(start, w.pos())).into();
-    Ok(HeaderInfo {
-        lcm_version,
-        recorded_hash: recorded.0,
-        computed_hash,
-        header,
-    })
+    Ok(walker.front()?.0)
 }
 
 /// Split XDR `LedgerCloseMetaBatch` bytes into (start, end, byte ranges of each LCM).

@@ -3,19 +3,12 @@
 use stellar_xdr::OperationBody;
 
 use crate::error::CoreError;
+use crate::tables::names::upper_snake;
 
 /// The XDR name of an operation's type (`PATH_PAYMENT_STRICT_SEND`), as Python's
 /// `op.body.type.name` gives it.
 pub(crate) fn operation_type_name(body: &OperationBody) -> String {
-    let camel = body.name();
-    let mut out = String::with_capacity(camel.len() + 8);
-    for (i, ch) in camel.chars().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(ch.to_ascii_uppercase());
-    }
-    out
+    upper_snake(body.name())
 }
 
 /// The error for one operation, naming where it happened (operation index 1-based).
