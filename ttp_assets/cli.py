@@ -7,11 +7,19 @@ python -m ttp_assets.cli register FIRST LAST
 
 python -m ttp_assets.cli backfill FIRST LAST [--per-run N] [--force]
     Register and materialize FIRST..LAST here, without the daemon, in ranged runs of N
-    partitions; partitions already materialized complete in storage are skipped unless
-    --force. Each run is recorded in the instance like any other.
+    partitions. Partitions already complete are skipped unless --force; complete means every
+    table stores all of the partition's ledgers and the run that last materialized it had no
+    failed check (``defs.completeness``), so a plain re-run repairs whatever a killed or failed
+    run left short. Each run is recorded in the instance like any other.
+
+python -m ttp_assets.cli remove FIRST LAST [--width W]
+    Remove the partitions overlapping FIRST..LAST (only those W ledgers wide, with --width):
+    their data in every table and their registration. Removing everything also forgets the
+    storage's network and width (see README, "Changing the partition width").
 
 python -m ttp_assets.cli status [FIRST LAST]
-    What storage holds per asset: partitions, complete or not.
+    What storage holds per table; with a range, which of its partitions are complete and why
+    the others are not.
 """
 
 from __future__ import annotations
@@ -21,30 +29,11 @@ import os
 import sys
 from pathlib import Path
 
-import dagster as dg
-
-
-def _complete_keys(settings, table: str, among: list[str] | None = None) -> set[str]:  # type: ignore[no-untyped-def]
-    """Partitions of ``table`` stored complete (of ``among`` only, when given).
-
-    One listing of the table, then one footer read per stored partition considered: a backfill
-    reads the footers of its own range, not of everything stored.
-    """
-    from .core.storage.catalog import open_store
-    from .core.storage.location import open_location
-
-    store = open_store(open_location(settings.storage_uri), table)
-    stored = store.committed_keys()
-    if among is not None:
-        wanted = set(among)
-        stored = [k for k in stored if k in wanted]
-    return {k for k in stored if store.file_metadata(k).get("ttp.complete") == "true"}
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("register", "backfill", "status"):
+    for name in ("register", "backfill", "remove", "status"):
         p = sub.add_parser(name)
         p.add_argument("first", type=int, nargs="?" if name == "status" else None)
         p.add_argument("last", type=int, nargs="?" if name == "status" else None)
@@ -53,38 +42,51 @@ def main(argv: list[str] | None = None) -> int:
 
             p.add_argument("--per-run", type=int, default=MAX_PARTITIONS_PER_RUN)
             p.add_argument("--force", action="store_true")
+        if name == "remove":
+            p.add_argument("--width", type=int, help="only partitions of this many ledgers")
     args = ap.parse_args(argv)
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
+    if args.first is not None and args.last is not None and args.last < args.first:
+        raise SystemExit("LAST is before FIRST")
 
-    from .core.ledger_ranges import parse_key
-    from .defs.partitions import register_ranges
-    from .runner import execute_keys
+    from .core.network import resolve_network
+    from .core.storage.location import open_location
+    from .core.storage.manifest import StorageMismatchError, check_storage
+    from .runner import open_instance
     from .settings import Settings
 
     settings = Settings.from_env()
+    location = open_location(settings.storage_uri)
+    network = resolve_network(settings.network)
     if args.cmd == "status":
-        from .core.storage.location import open_location
+        return status(settings, location, args.first, args.last)
+    if args.cmd == "remove":
+        return remove(location, args.first, args.last, args.width)
+    try:
+        check_storage(location, network.name, network.passphrase, settings.partition_width)
+    except StorageMismatchError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    from .defs.partitions import register_ranges
 
-        root = open_location(settings.storage_uri)
-        from .core.storage.catalog import TABLE_FORMATS
-
-        for table in TABLE_FORMATS:
-            done = _complete_keys(settings, table)
-            print(f"{table:<14} {len(done)} complete partition(s) under {root.display(table)}")
-        return 0
-    if args.last < args.first:
-        raise SystemExit("LAST is before FIRST")
-    instance = dg.DagsterInstance.get()
+    instance = open_instance()
     keys = register_ranges(instance, args.first, args.last, settings.partition_width)
     print(f"registered {len(keys)} partition(s): {keys[0]} .. {keys[-1]}")
     if args.cmd == "register":
         return 0
-    done = set() if args.force else _complete_keys(settings, "raw_ledgers", keys)
-    todo = [k for k in keys if k not in done]
+    return backfill(instance, settings, location, keys, args.per_run, args.force)
+
+
+def backfill(instance, settings, location, keys, per_run: int, force: bool) -> int:  # type: ignore[no-untyped-def]
+    from .core.ledger_ranges import parse_key
+    from .defs.completeness import incomplete_reasons
+    from .runner import execute_keys
+
+    todo = keys if force else [k for k in keys if k in incomplete_reasons(instance, location, keys)]
     print(f"{len(keys) - len(todo)} already complete; materializing {len(todo)}")
     status = 0
-    for i in range(0, len(todo), args.per_run):
-        chunk = todo[i : i + args.per_run]
+    for i in range(0, len(todo), per_run):
+        chunk = todo[i : i + per_run]
         # A run covers consecutive partitions only: split the chunk where a gap was skipped.
         runs: list[list[str]] = [[chunk[0]]]
         for k in chunk[1:]:
@@ -102,6 +104,72 @@ def main(argv: list[str] | None = None) -> int:
             if state != "ok":
                 status = 1
     return status
+
+
+def status(settings, location, first: int | None, last: int | None) -> int:  # type: ignore[no-untyped-def]
+    from .core.storage.catalog import TABLE_FORMATS, open_store
+    from .core.storage.manifest import read_manifest
+
+    manifest = read_manifest(location)
+    if manifest is not None:
+        print(
+            f"storage {location.display()}: {manifest.network} ledgers in partitions of "
+            f"{manifest.partition_width}"
+        )
+    for table in TABLE_FORMATS:
+        store = open_store(location, table)
+        stored = store.committed_keys()
+        done = sum(1 for k in stored if store.file_metadata(k).get("ttp.complete") == "true")
+        print(
+            f"{table:<16} {len(stored)} partition(s), {done} complete, under "
+            f"{location.display(table)}"
+        )
+    if first is not None and last is not None:
+        from .core.ledger_ranges import keys_covering
+        from .defs.completeness import incomplete_reasons
+        from .runner import open_instance
+
+        keys = keys_covering(first, last, settings.partition_width)
+        reasons = incomplete_reasons(open_instance(), location, keys)
+        print(f"{len(keys) - len(reasons)} of {len(keys)} partition(s) of {first}-{last} complete")
+        for key in keys:
+            if key in reasons:
+                print(f"  {reasons[key]}")
+    return 0
+
+
+def remove(location, first: int, last: int, width: int | None) -> int:  # type: ignore[no-untyped-def]
+    from .core.ledger_ranges import parse_key
+    from .core.storage.catalog import TABLE_FORMATS, open_store
+    from .core.storage.manifest import forget_storage
+    from .defs.partitions import ledger_ranges
+    from .runner import open_instance
+
+    def chosen(key: str) -> bool:
+        rng = parse_key(key)
+        return rng.start <= last and first <= rng.end and (width is None or rng.width == width)
+
+    instance = open_instance()
+    registered = [k for k in instance.get_dynamic_partitions(ledger_ranges.name) if chosen(k)]
+    removed = 0
+    left = 0
+    for store in (open_store(location, t) for t in TABLE_FORMATS):
+        for key in store.committed_keys():
+            if chosen(key):
+                store.delete(key)
+                removed += 1
+            else:
+                left += 1
+    for key in registered:
+        instance.delete_dynamic_partition(ledger_ranges.name, key)
+    if left == 0:
+        forget_storage(location)
+    print(
+        f"removed {removed} stored table partition(s) and {len(registered)} registered "
+        f"partition(s) overlapping {first}-{last}"
+        + ("; the storage is empty and holds no network or width any more" if left == 0 else "")
+    )
+    return 0
 
 
 if __name__ == "__main__":

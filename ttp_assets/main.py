@@ -15,8 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-import dagster as dg
-
 DEFAULT_START = 53312000  # pubnet, 2024-09-02; also the ledger in shared/data/lake/pubnet
 DEFAULT_COUNT = 100
 SUMMARY_ASSET_ORDER = ("raw_ledgers", "ledgers", "transactions", "operations", "ttp_events")
@@ -69,17 +67,30 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
 
     from .core.network import resolve_network
+    from .core.redact import redact_url
+    from .core.storage.location import open_location
+    from .core.storage.manifest import StorageMismatchError, check_storage
     from .defs.partitions import register_ranges
-    from .runner import execute_keys
+    from .runner import execute_keys, open_instance
     from .settings import Settings
 
     settings = Settings.from_env()
     network = resolve_network(settings.network)
     text = args.ledgers or os.environ.get("TTP_LEDGERS")
     first, last = parse_ledgers(text) if text else default_range(settings, network, args.count)
-    instance = dg.DagsterInstance.get()
+    try:
+        check_storage(
+            open_location(settings.storage_uri),
+            network.name,
+            network.passphrase,
+            settings.partition_width,
+        )
+    except StorageMismatchError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    instance = open_instance()
     keys = register_ranges(instance, first, last, settings.partition_width)
-    source = settings.lake_uri if "lake" in settings.source else settings.rpc_url
+    source = settings.lake_uri if "lake" in settings.source else redact_url(settings.rpc_url)
     print(
         f"network {network.name}; source {settings.source} ({source}); ledgers {first}-{last} "
         f"in {len(keys)} partition(s) of {settings.partition_width}; "

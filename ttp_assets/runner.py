@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -22,6 +28,67 @@ class RunSummary:
     errors: list[str]
 
 
+# Who runs a run in this process: lets a later process tell a run that died with its process
+# (killed, out of memory) from one still going.
+PID_TAG = "ttp/pid"
+HOST_TAG = "ttp/host"
+
+
+@contextmanager
+def _instance_lock(home: Path) -> Iterator[None]:
+    """One process at a time creates a brand-new instance's databases (two racing on a fresh
+    DAGSTER_HOME both try to create the same SQLite tables, and one fails)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".ttp-instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The instance of ``DAGSTER_HOME``, its storage created, runs of dead processes failed."""
+    home = Path(os.environ["DAGSTER_HOME"])
+    with _instance_lock(home):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # creates the run, event log and schedule storages now
+    mark_interrupted_runs(instance)
+    return instance
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Report as failed the runs this host started in-process whose process is gone.
+
+    A run killed with its process (``kill -9``, the machine rebooting) would stay STARTED in
+    the instance forever; the next CLI command or main job closes it, so the UI and the
+    completeness of its partitions tell the truth.
+    """
+    host = socket.gethostname()
+    closed = []
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={HOST_TAG: host})
+    )
+    for run in runs:
+        pid = run.tags.get(PID_TAG)
+        if pid and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            instance.report_run_failed(
+                run, message=f"interrupted: its process {pid} on {host} is gone"
+            )
+            closed.append(run.run_id)
+    return closed
+
+
 def execute_keys(
     instance: dg.DagsterInstance,
     settings: Settings,
@@ -30,7 +97,12 @@ def execute_keys(
     log_level: str = "INFO",
 ) -> RunSummary:
     """One ranged run over ``keys`` (registered, consecutive) of every asset and check."""
-    tags = {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+    tags = {
+        RANGE_START_TAG: keys[0],
+        RANGE_END_TAG: keys[-1],
+        PID_TAG: str(os.getpid()),
+        HOST_TAG: socket.gethostname(),
+    }
     if through is not None:
         tags[THROUGH_LEDGER_TAG] = str(through)
     job = build_definitions(settings).resolve_job_def(ALL_ASSETS_JOB)
@@ -56,7 +128,13 @@ def summarize(result: dg.ExecuteInProcessResult, keys: list[str]) -> RunSummary:
     errors = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error:
-            errors.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            # The cause says what went wrong (Dagster wraps IO manager errors in its own).
+            err = event.step_failure_data.error
+            messages = [err.message.strip()]
+            while err.cause is not None:
+                err = err.cause
+                messages.append(err.message.strip())
+            errors.append(f"{event.step_key}: " + " <- ".join(dict.fromkeys(messages)))
     return RunSummary(
         run_id=result.run_id,
         success=result.success,

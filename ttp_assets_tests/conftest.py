@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from dagster._core.storage.defs_state.base import DefsStateStorage, set_defs_state_storage
 
 from ttp_assets_tests.shared_data import shared_data_dir
 
@@ -18,6 +19,22 @@ from ttp_assets_tests.shared_data import shared_data_dir
 def _require_shared_data() -> None:
     # Fails the whole session, loudly, when the real ledgers are not beside the clone.
     shared_data_dir()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_dagster_instance() -> Iterator[None]:
+    """Fail the test that leaves a Dagster instance entered.
+
+    A schedule or sensor context built in a test opens its instance on an exit stack that only
+    `with context:` closes. Left open, Dagster's current defs-state storage keeps pointing at that
+    instance; once it is garbage collected every later `Definitions` load raises "Attempted to
+    resolve undefined DagsterInstance weakref" in whichever test happens to run next.
+    """
+    yield
+    leaked = DefsStateStorage.get()
+    if leaked is not None:
+        set_defs_state_storage(None).__enter__()  # so the next tests run clean
+        pytest.fail("the test left a Dagster instance entered (build a context with `with`)")
 
 
 def free_port() -> int:

@@ -37,13 +37,13 @@ class LiveDriver:
         self.cursor: str | None = None
 
     def tick(self, execute: bool = True) -> Tick:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
             definitions=self.defs,
             resources=self.defs.resources,
-        )
-        result = ledger_tail(context)
+        ) as context:
+            result = ledger_tail(context)
         tick = Tick(result, self.cursor)
         if isinstance(result, dg.SensorResult):
             if result.cursor is not None:

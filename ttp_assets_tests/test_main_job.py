@@ -85,5 +85,8 @@ def test_cli_backfill_runs_ranged_and_skips_what_is_complete(tmp_path: Path) -> 
     assert "5 already complete; materializing 0" in again.stdout
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     assert len(instance.get_runs()) == 3
-    status = cli("status")
-    assert "raw_ledgers    5 complete partition(s)" in status.stdout
+    status = cli("status", "1410048", "1410207")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for table in ("raw_ledgers", "ledgers", "ttp_events", "balance_changes"):
+        assert f"{table:<16} 5 partition(s), 5 complete" in status.stdout
+    assert "5 of 5 partition(s) of 1410048-1410207 complete" in status.stdout

@@ -19,3 +19,17 @@ class TokenTransferError(ValueError):
     a wrong number of fee events, or a mode that does not fit the data. Contract events that are
     simply not token events are never errors: they are skipped.
     """
+
+
+class StorageWriteError(OSError):
+    """A write that failed (a full disk, a store refusing it), naming what and where."""
+
+    @classmethod
+    def wrap(cls, exc: OSError, table: str, key: str, path: str) -> StorageWriteError:
+        reason = exc.strerror or str(exc)
+        err = cls(
+            exc.errno,
+            f"cannot write {table} partition {key} to {path}: {reason}; nothing of it was "
+            f"committed",
+        )
+        return err

@@ -12,9 +12,12 @@ from typing import Any
 
 import dagster as dg
 
+from ..core.ledger_ranges import parse_key
+from ..core.network import resolve_network
 from ..core.storage.catalog import open_store
 from ..core.storage.delta_store import DeltaCommit, DeltaPartitionStore, PartitionWrite
 from ..core.storage.location import open_location
+from ..core.storage.manifest import StorageMismatchError, claim_storage, overlapping_keys
 from ..core.storage.parquet_store import ParquetPartitionStore
 from ..core.storage.partitions_reader import PartitionedInput, PartitionStore
 from ..core.storage.spool import PartitionedOutput, SpooledPartition
@@ -89,9 +92,27 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
     """Commits a :class:`PartitionedOutput` partition by partition; loads partitions lazily."""
 
     storage_uri: str
+    network: str = "pubnet"
 
     def store(self, table: str) -> PartitionStore:
         return open_store(open_location(self.storage_uri), table)
+
+    def check_fits(self, table: str, store: PartitionStore, keys: list[str]) -> None:
+        """Refuse a write the storage cannot take: another network, another partition width,
+        or a key overlapping a stored partition of another range (``core.storage.manifest``)."""
+        net = resolve_network(self.network)
+        location = open_location(self.storage_uri)
+        for width in sorted({parse_key(k).width for k in keys}):
+            claim_storage(location, net.name, net.passphrase, width)
+        stored = store.committed_keys()
+        for key in keys:
+            overlaps = overlapping_keys(key, stored)
+            if overlaps:
+                raise StorageMismatchError(
+                    f"{table} partition {key} overlaps stored partition(s) "
+                    f"{', '.join(overlaps)} in {location.display(table)}: the same ledgers "
+                    f"would be stored twice; remove the other partitions first (cli remove)"
+                )
 
     def _commit(
         self, context: dg.OutputContext, store: PartitionStore, obj: PartitionedOutput
@@ -111,7 +132,10 @@ class _PartitionedIOManager(dg.ConfigurableIOManager):
                 f"{sorted(expected)}"
             )
         try:
-            written = self._commit(context, self.store(_table(context)), obj)
+            table = _table(context)
+            store = self.store(table)
+            self.check_fits(table, store, sorted(obj))
+            written = self._commit(context, store, obj)
         finally:
             obj.discard()
         record_metadata(context, obj, written)

@@ -100,6 +100,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "token_events": TokenEventsConfig(mode=settings.events_mode),
         "native_core": NativeCoreResource(threads=settings.native_threads),
-        "parquet_io_manager": ParquetIOManager(storage_uri=settings.storage_uri),
-        "delta_io_manager": DeltaIOManager(storage_uri=settings.storage_uri),
+        "parquet_io_manager": ParquetIOManager(
+            storage_uri=settings.storage_uri, network=settings.network
+        ),
+        "delta_io_manager": DeltaIOManager(
+            storage_uri=settings.storage_uri, network=settings.network
+        ),
     }

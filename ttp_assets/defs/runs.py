@@ -11,12 +11,13 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from ..core.errors import LedgerDataError, TokenTransferError
+from ..core.errors import LedgerDataError, StorageWriteError, TokenTransferError
 from ..core.ledger_ranges import parse_key
 from ..core.network import NetworkMismatchError
 from ..core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ..core.sources.base import SourceError
 from ..core.storage.catalog import TABLE_FORMATS, io_manager_key
+from ..core.storage.manifest import StorageMismatchError
 from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
 from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from .partitions import full_rebuild
@@ -29,6 +30,8 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
     NetworkMismatchError,
     PartitionNotMaterializedError,
     TokenTransferError,
+    StorageWriteError,
+    StorageMismatchError,
 )
 
 

@@ -44,12 +44,13 @@ def test_daily_recheck_checks_the_stored_partitions(tmp_path: Path) -> None:
     instance = dg.DagsterInstance.local_temp(str(tmp_path / "home"))
     assert materialize(settings, TESTNET_FIRST, TESTNET_FIRST + 95, instance=instance).success
     defs = build_definitions(settings)
-    context = dg.build_schedule_context(
+    # Entered, so the instance the context opens is closed with it (see conftest's guard).
+    with dg.build_schedule_context(
         instance=instance,
         resources=defs.resources,
         scheduled_execution_time=datetime.datetime(2026, 11, 23, 3, tzinfo=datetime.UTC),
-    )
-    requests = daily_recheck(context)
+    ) as context:
+        requests = daily_recheck(context)
     assert isinstance(requests, list) and len(requests) == 1
     tags = requests[0].tags
     assert (

@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 
 from ..ledger_ranges import LedgerRange, parse_key
 from ..native import read_headers
+from ..storage.manifest import overlapping_keys
 from ..storage.partitions_reader import StoredPartition
 
 MAX_REPORTED = 20
@@ -49,13 +50,23 @@ def coverage(part: StoredPartition) -> tuple[int, int, bool]:
     return first, last, meta.get("ttp.complete", "true") == "true"
 
 
-def check_contiguity(part: StoredPartition, out: CheckOutcome) -> None:
-    """Every ledger of the covered range is present exactly once, in order."""
+def check_contiguity(
+    part: StoredPartition, out: CheckOutcome, stored_keys: list[str] | None = None
+) -> None:
+    """Every ledger of the covered range is present exactly once, in order; and no other
+    stored partition of the table (``stored_keys``) covers any of its ledgers."""
     rng = parse_key(part.key)
     first, last, complete = coverage(part)
     seqs = part.read(["ledger_sequence"]).column("ledger_sequence").to_pylist()
     out.checked += len(seqs)
     where = f"partition {part.key}"
+    overlaps = overlapping_keys(part.key, stored_keys or [])
+    if overlaps:
+        out.add(
+            f"{where}: overlaps stored partition(s) {', '.join(overlaps)}: the same ledgers are "
+            f"stored twice (a partition width changed on existing storage?); remove one set "
+            f"with `cli remove`"
+        )
     if first != rng.first_ledger:
         out.add(f"{where}: starts at ledger {first}, not at {rng.first_ledger}")
     if complete and last != rng.end:

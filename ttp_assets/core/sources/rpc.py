@@ -46,9 +46,10 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..network import Network
+from ..redact import redact_url
 from .base import (
     MissingLedgerError,
     SourceConfigError,
@@ -225,7 +226,9 @@ class RpcClient:
     ):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SourceConfigError(f"Stellar RPC URL {url!r} must be an http:// or https:// URL")
+            raise SourceConfigError(
+                f"Stellar RPC URL {redact_url(url)!r} must be an http:// or https:// URL"
+            )
         self.url = url
         if timeout is None:
             timeout = RpcTimeout()
@@ -236,11 +239,8 @@ class RpcClient:
         self._host = parts.hostname
         self._port = parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        # Messages and logs name the endpoint without credentials or query string.
-        netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        if parts.port:
-            netloc += f":{parts.port}"
-        self.display_url = urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
+        # Messages and logs name the endpoint without anything that can hold a key.
+        self.display_url = redact_url(url)
         self._headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",

@@ -57,6 +57,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 
+from ..errors import StorageWriteError
 from ..ledger_ranges import parse_key
 from .location import Location
 from .parquet_store import ROW_GROUP_ROWS, row_groups
@@ -169,6 +170,10 @@ class DeltaPartitionStore:
                         stats.update(group)
                 finally:
                     writer.close()
+        except OSError as exc:
+            _delete_quietly(fs, path)
+            where = self.location.display(self.table, rel)
+            raise StorageWriteError.wrap(exc, self.table, key, where) from exc
         except BaseException:
             _delete_quietly(fs, path)
             raise
@@ -264,6 +269,28 @@ class DeltaPartitionStore:
         )
         return DeltaCommit(version, counts, sizes)
 
+    def delete(self, key: str) -> None:
+        """Remove partition ``key``: one commit removing its data files, then its coverage
+        record (readers stop seeing it at the commit; vacuum deletes the files later)."""
+        table = self._table_or_none()
+        if table is not None:
+            current = self._files(table, {key})
+            if current:
+                now = int(time.time() * 1000)
+                table.create_write_transaction(
+                    [
+                        RemoveAction(f.path, True, now, f.size, {PARTITION_COLUMN: key})
+                        for f in current
+                    ],
+                    mode="append",
+                    schema=self.physical,
+                    partition_by=[PARTITION_COLUMN],
+                    commit_properties=CommitProperties(
+                        custom_metadata={"ttp.removed_partitions": json.dumps([key])}
+                    ),
+                )
+        _delete_quietly(self.location.fs, self._coverage_path(key))
+
     def _discard(self, adds: list[AddAction]) -> None:
         for a in adds:
             _delete_quietly(self.location.fs, self.location.path(self.table, a.path))
@@ -275,11 +302,16 @@ class DeltaPartitionStore:
         fs = self.location.fs
         final = self._coverage_path(key)
         tmp = f"{final}.{uuid.uuid4().hex}.tmp"
-        if self.location.is_local:
-            fs.create_dir(self.location.path(self.table, COVERAGE_DIR), recursive=True)
-        with fs.open_output_stream(tmp, compression=None) as out:
-            out.write(json.dumps(meta, sort_keys=True).encode())
-        fs.move(tmp, final)
+        try:
+            if self.location.is_local:
+                fs.create_dir(self.location.path(self.table, COVERAGE_DIR), recursive=True)
+            with fs.open_output_stream(tmp, compression=None) as out:
+                out.write(json.dumps(meta, sort_keys=True).encode())
+            fs.move(tmp, final)
+        except OSError as exc:
+            _delete_quietly(fs, tmp)
+            where = self.location.display(self.table, COVERAGE_DIR, f"{key}.json")
+            raise StorageWriteError.wrap(exc, self.table, key, where) from exc
 
     # -- reading ---------------------------------------------------------------------------
     def _table(self) -> DeltaTable:

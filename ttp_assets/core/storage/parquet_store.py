@@ -25,6 +25,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from ..errors import StorageWriteError
 from .location import Location
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,9 @@ class ParquetPartitionStore:
                     writer.close()
             size = fs.get_file_info(staged).size
             fs.move(staged, final)
+        except OSError as exc:
+            _delete_quietly(fs, staged)
+            raise StorageWriteError.wrap(exc, self.table, key, self.display(key)) from exc
         except BaseException:
             _delete_quietly(fs, staged)
             raise

@@ -34,6 +34,10 @@ class PartitionStore(Protocol):
 
     def display(self, key: str) -> str: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the partition (readers stop seeing it at once)."""
+        ...
+
 
 class PartitionNotMaterializedError(LookupError):
     pass

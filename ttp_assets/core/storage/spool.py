@@ -22,6 +22,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ..errors import StorageWriteError
+
 SPOOL_ENV = "TTP_SPOOL_DIR"
 # lz4 keeps the spool small at ~GB/s; zstd belongs to the final Parquet/Delta files.
 _IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
@@ -102,15 +104,27 @@ class SpoolWriter:
         self.schema = schema
         self.stats = stats
         self.path = directory / f"{stats.partition_key}-{uuid.uuid4().hex[:8]}.arrow"
-        self._sink = pa.OSFile(str(self.path), "wb")
-        self._writer = ipc.new_file(self._sink, schema, options=_IPC_OPTIONS)
+        with self._naming_errors():
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._writer = ipc.new_file(self._sink, schema, options=_IPC_OPTIONS)
+
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            table = (self.schema.metadata or {}).get(b"ttp.table", b"?").decode()
+            raise StorageWriteError.wrap(
+                exc, table, self.stats.partition_key, f"{self.path} (spool, {SPOOL_ENV})"
+            ) from exc
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
-        self._writer.write_batch(batch)
+        with self._naming_errors():
+            self._writer.write_batch(batch)
         self.stats.rows += batch.num_rows
         if "closed_at" in self.schema.names:
             col = batch.column("closed_at").cast(pa.int64())
@@ -120,8 +134,9 @@ class SpoolWriter:
             s.max_close_time = hi if s.max_close_time is None else max(s.max_close_time, hi)
 
     def close(self) -> SpooledPartition:
-        self._writer.close()
-        self._sink.close()
+        with self._naming_errors():
+            self._writer.close()
+            self._sink.close()
         return SpooledPartition(self.stats.partition_key, self.path, self.schema, self.stats)
 
     def abort(self) -> None:

@@ -45,8 +45,14 @@ def _each(inp: PartitionedInput, fn: Callable[..., None]) -> CheckOutcome:
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
 def raw_ledgers_contiguous(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
-    """Every ledger of each partition's range is present exactly once."""
-    return check_result(_each(raw_ledgers, check_contiguity), "contiguity")
+    """Every ledger of each partition's range is present exactly once, and no other stored
+    partition overlaps it."""
+    stored = raw_ledgers.store.committed_keys()
+
+    def one(part, out: CheckOutcome) -> None:  # type: ignore[no-untyped-def]
+        check_contiguity(part, out, stored)
+
+    return check_result(_each(raw_ledgers, one), "contiguity")
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)

@@ -16,6 +16,8 @@ from ...core.ledger_ranges import DEFAULT_WIDTH
 from ...core.live.plan import initial_cursor, plan_tick
 from ...core.sources.base import LedgerSource, SourceConfigError, SourceError
 from ...core.sources.datalake import DataLakeSource
+from ...core.storage.location import open_location
+from ...core.storage.manifest import StorageMismatchError, check_storage
 from ..jobs import ALL_ASSETS_JOB
 from ..partitions import (
     MAX_PARTITIONS_PER_RUN,
@@ -26,6 +28,7 @@ from ..partitions import (
     unregistered,
 )
 from ..resources import LedgerSourceResource, StellarNetwork
+from ..warehouse import WarehouseResource
 
 LIVE_TAG = "ttp/live"
 TICK_SECONDS = 30
@@ -77,11 +80,17 @@ def ledger_tail(
     network: StellarNetwork,
     ledger_source: LedgerSourceResource,
     live: LiveConfig,
+    warehouse: WarehouseResource,
 ) -> dg.SensorResult | dg.SkipReason:
     state = json.loads(context.cursor) if context.cursor else None
     cursor = state["last"] if state else None
     width = live.partition_width
-    source = ledger_source.open(network.get())
+    net = network.get()
+    try:
+        check_storage(open_location(warehouse.storage_uri), net.name, net.passphrase, width)
+    except StorageMismatchError as exc:
+        return dg.SkipReason(f"refused: {exc}. Nothing was registered or requested.")
+    source = ledger_source.open(net)
     start_cursor = cursor
     if start_cursor is None and live.start_ledger:
         start_cursor = initial_cursor(live.start_ledger, width, live.start_ledger)
