@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
 from ttp_assets.core import schemas
 from ttp_assets.core.storage.catalog import open_store
@@ -66,11 +67,13 @@ def stored_table(storage: Path | str, table: str) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def run_checks_only(settings: Settings, keys: list[str], *assets: str) -> dg.ExecuteInProcessResult:
+def run_checks_only(
+    settings: Settings, keys: list[str], *assets: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     """Run only the asset checks of ``assets`` over the stored partitions ``keys``."""
     job = dg.define_asset_job("checks_only", selection=dg.AssetSelection.checks_for_assets(*assets))
     defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
-    instance = dg.DagsterInstance.ephemeral()
+    instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("ledger_ranges", keys)
     return defs.resolve_job_def("checks_only").execute_in_process(
         instance=instance,
@@ -93,7 +96,30 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
-    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    """{check: passed on every partition it evaluated in this run}."""
+    out: dict[str, bool] = {}
+    for e in result.get_asset_check_evaluations():
+        out[e.check_name] = out.get(e.check_name, True) and e.passed
+    return out
+
+
+def evaluations(
+    result: dg.ExecuteInProcessResult, check_name: str
+) -> dict[str, AssetCheckEvaluation]:
+    """{partition: evaluation} of one check in a run: checks record one per partition."""
+    out = {}
+    for e in result.get_asset_check_evaluations():
+        if e.check_name == check_name:
+            assert e.partition is not None and e.partition not in out, e
+            out[e.partition] = e
+    return out
+
+
+def problems(result: dg.ExecuteInProcessResult, check_name: str) -> str:
+    """Every problem one check reported in a run, over all its partitions, one per line."""
+    return "\n".join(
+        "\n".join(e.metadata["problems"].value) for e in evaluations(result, check_name).values()
+    )
 
 
 ALL_CHECKS = frozenset(

@@ -1,41 +1,57 @@
 """Completeness as the CLI, the main job and ``cli status`` agree on it.
 
 A partition is complete when every table stores all of its ledgers (``core.storage.completeness``)
-and the run that last materialized it saw none of its blocking checks fail. A run records its
-checks' evaluations in the instance (one per check per run, covering the run's partitions), so
-a partition materialized by a run whose check failed counts as incomplete: a plain re-run then
-rebuilds and re-checks it instead of skipping it.
+and the latest evaluation of every blocking check on that partition passed. Checks record a
+status per partition (``defs.check_results``), so a partition whose check failed, or whose run
+died before its checks ran, counts as incomplete: a plain re-run then rebuilds and re-checks it
+instead of skipping it.
 """
 
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from ..core.storage.completeness import partition_states
 from ..core.storage.location import Location
 
-# The asset every run materializes last: its latest materialization names the run to ask.
-LAST_ASSET = dg.AssetKey("ttp_events")
+_SAID = {
+    AssetCheckExecutionRecordStatus.FAILED: "failed",
+    # Planned by a run that ended (killed, or a check upstream failed) before evaluating it.
+    AssetCheckExecutionRecordStatus.PLANNED: "did not run to the end",
+}
 
 
-def _failed_check_runs(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
-    """{key: run id} for keys whose latest materializing run had a failed check."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=LAST_ASSET, asset_partitions=keys), limit=len(keys) * 4
-    ).records
-    latest: dict[str, str] = {}
-    for record in records:  # newest first
-        partition = record.partition_key
-        if partition is not None and partition not in latest:
-            latest[partition] = record.run_id
-    failed_runs = set()
-    for run_id in set(latest.values()):
-        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-            evaluation = entry.dagster_event.event_specific_data  # type: ignore[union-attr]
-            if not evaluation.passed:  # type: ignore[union-attr]
-                failed_runs.add(run_id)
+def _check_keys() -> list[dg.AssetCheckKey]:
+    from .ledgers.checks import LEDGER_CHECKS
+    from .ttp.checks import TTP_CHECKS
+
+    return [key for checks in (*LEDGER_CHECKS, *TTP_CHECKS) for key in checks.check_keys]
+
+
+def _unchecked(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
+    """{key: why} for keys where some blocking check's latest evaluation of that partition did
+    not pass: it failed, was skipped, or its run ended before the check (checks record one
+    status per partition, ``defs.check_results``)."""
+    check_keys = _check_keys()
+    status: dict[tuple[dg.AssetCheckKey, str], tuple[str, str]] = {}
+    for info in instance.event_log_storage.get_asset_check_partition_info(
+        check_keys, partition_keys=keys
+    ):
+        if info.partition_key is not None:
+            status[(info.check_key, info.partition_key)] = (
+                _SAID.get(info.latest_execution_status, ""),
+                info.latest_planned_run_id,
+            )
+    out: dict[str, str] = {}
+    for key in keys:
+        for check_key in check_keys:
+            state, run_id = status.get((check_key, key), ("never run", ""))
+            if state:
+                run = f" in run {run_id}" if run_id else ""
+                out[key] = f"{key}: check {check_key.name} {state}{run}"
                 break
-    return {k: r for k, r in latest.items() if r in failed_runs}
+    return out
 
 
 def incomplete_reasons(
@@ -44,6 +60,5 @@ def incomplete_reasons(
     """{key: why it is not complete} for the keys that are not; complete keys are absent."""
     out = {s.key: s.describe() for s in partition_states(location, keys).values() if not s.complete}
     stored = [k for k in keys if k not in out]
-    for key, run_id in _failed_check_runs(instance, stored).items():
-        out[key] = f"{key}: a blocking check failed in run {run_id}"
+    out.update(_unchecked(instance, stored))
     return out

@@ -174,7 +174,7 @@ def test_a_partition_whose_check_failed_is_not_complete(tmp_path: Path, clean_ru
     assert failed.returncode == 1 and "ttp_events.ttp_events_reconcile" in failed.stdout
     status = _cli(env, "status", FIRST, last)
     assert "0 of 1 partition(s)" in status.stdout, status.stdout
-    assert "a blocking check failed in run" in status.stdout
+    assert "check ttp_events_reconcile failed in run" in status.stdout
     for path, data in original.items():  # the lake is fixed
         path.write_bytes(data)
     again = _cli(env, "backfill", FIRST, last)

@@ -18,12 +18,14 @@ from ttp_assets_tests.harness import (
     all_checks_passed,
     check_results,
     copy_lake,
+    evaluations,
     failure_messages,
     materialize,
     parquet_store,
     read_partition,
     run_checks_only,
 )
+from ttp_assets_tests.harness import problems as problems_of
 from ttp_assets_tests.shared_data import lake_dir
 
 KEYS = keys_covering(TESTNET_FIRST, TESTNET_LAST, TEST_WIDTH)
@@ -125,10 +127,10 @@ def test_partial_partition_through_a_ledger_is_marked_incomplete(tmp_path: Path)
     assert meta["ttp.complete"] == "false" and meta["ttp.last_ledger"] == str(TESTNET_FIRST + 40)
     assert parquet_store(settings, "operations").file_metadata(open_key)["ttp.complete"] == "false"
     assert all_checks_passed(result)
-    contig = next(
-        e for e in result.get_asset_check_evaluations() if e.check_name == "raw_ledgers_contiguous"
-    )
-    assert any("incomplete" in n for n in contig.metadata["notes"].value)
+    contig = evaluations(result, "raw_ledgers_contiguous")
+    assert contig.keys() == {KEYS[0], open_key}
+    assert any("incomplete" in n for n in contig[open_key].metadata["notes"].value)
+    assert not any("incomplete" in n for n in contig[KEYS[0]].metadata["notes"].value)
 
 
 def _assert_failed_without_writing(
@@ -220,8 +222,7 @@ def test_checks_catch_tampered_stored_data(tmp_path: Path) -> None:
         "raw_ledgers_header_hashes": False,
         "ledgers_fee_pool": False,
     }
-    by_name = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    problems = {n: "\n".join(e.metadata["problems"].value) for n, e in by_name.items()}
+    problems = {name: problems_of(result, name) for name in check_results(result)}
     assert "ledgers present more than once: 1410084" in problems["raw_ledgers_contiguous"]
     assert "ledgers missing: 1410083" in problems["raw_ledgers_contiguous"]
     assert f"ledger {TESTNET_FIRST + 6} names previous hash" in problems["raw_ledgers_hash_chain"]
@@ -235,10 +236,8 @@ def test_hash_chain_is_checked_across_partitions_and_blocks_downstream(tmp_path:
     _rewrite(settings, "raw_ledgers", KEYS[0], "ledger_hash", 31, "ab" * 32)
     # The next partition is internally sound; only its boundary with the stored one is broken.
     result = materialize(settings, TESTNET_FIRST + 32, TESTNET_FIRST + 63, keys=[KEYS[1]])
-    chain = next(
-        e for e in result.get_asset_check_evaluations() if e.check_name == "raw_ledgers_hash_chain"
-    )
-    assert not chain.passed
+    (chain,) = evaluations(result, "raw_ledgers_hash_chain").values()
+    assert not chain.passed and chain.partition == KEYS[1]
     assert f"in partition {KEYS[0]} hashes to {'ab' * 32}" in "\n".join(
         chain.metadata["problems"].value
     )

@@ -64,7 +64,11 @@ def test_daily_recheck_checks_the_stored_partitions(tmp_path: Path) -> None:
         instance=instance, tags=dict(tags)
     )
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 6 and all(e.passed for e in evaluations)
+    # 6 checks, each recorded once per partition of the recheck's 3
+    assert sorted((e.check_name, e.partition) for e in evaluations) == sorted(
+        {(e.check_name, e.partition) for e in evaluations}
+    )
+    assert len(evaluations) == 6 * 3 and all(e.passed for e in evaluations)
     assert not result.get_asset_materialization_events()  # checks only: nothing rewritten
 
 

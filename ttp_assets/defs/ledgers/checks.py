@@ -19,32 +19,23 @@ from ...core.checks.ledger_checks import (
     neighbour_keys,
 )
 from ...core.storage.partitions_reader import PartitionedInput
+from ..check_results import CheckEvents, per_partition
 from ..partitions import ledger_ranges
 from .assets import raw_ledgers
 
 
-def check_result(outcome: CheckOutcome, what: str) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{what}: {outcome.checked} checked, all hold"
-            if outcome.passed
-            else f"{what}: {len(outcome.problems)} problem(s); first: {outcome.problems[0]}"
-        ),
-        metadata=outcome.summary(),
-    )
-
-
-def _each(inp: PartitionedInput, fn: Callable[..., None]) -> CheckOutcome:
-    out = CheckOutcome()
-    for part in inp.values():
+def _each(inp: PartitionedInput, fn: Callable[..., None]) -> dict[str, CheckOutcome]:
+    outcomes = {}
+    for key, part in inp.items():
+        outcomes[key] = out = CheckOutcome()
         fn(part, out)
-    return out
+    return outcomes
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
-def raw_ledgers_contiguous(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+def raw_ledgers_contiguous(
+    context: dg.AssetCheckExecutionContext, raw_ledgers: PartitionedInput
+) -> CheckEvents:
     """Every ledger of each partition's range is present exactly once, and no other stored
     partition overlaps it."""
     stored = raw_ledgers.store.committed_keys()
@@ -52,11 +43,13 @@ def raw_ledgers_contiguous(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult
     def one(part, out: CheckOutcome) -> None:  # type: ignore[no-untyped-def]
         check_contiguity(part, out, stored)
 
-    return check_result(_each(raw_ledgers, one), "contiguity")
+    yield from per_partition(context, _each(raw_ledgers, one), "contiguity")
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
-def raw_ledgers_hash_chain(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+def raw_ledgers_hash_chain(
+    context: dg.AssetCheckExecutionContext, raw_ledgers: PartitionedInput
+) -> CheckEvents:
     """Each ledger names its predecessor's hash, inside the partition and across the
     boundaries with the neighbouring partitions that are materialized."""
 
@@ -66,13 +59,15 @@ def raw_ledgers_hash_chain(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult
         after = raw_ledgers.neighbour(after_key)
         check_hash_chain(part, before, after, out)
 
-    return check_result(_each(raw_ledgers, one), "hash chain")
+    yield from per_partition(context, _each(raw_ledgers, one), "hash chain")
 
 
 @dg.asset_check(asset=raw_ledgers, blocking=True, partitions_def=ledger_ranges)
-def raw_ledgers_header_hashes(raw_ledgers: PartitionedInput) -> dg.AssetCheckResult:
+def raw_ledgers_header_hashes(
+    context: dg.AssetCheckExecutionContext, raw_ledgers: PartitionedInput
+) -> CheckEvents:
     """sha256 of every stored ledger header equals its recorded hash."""
-    return check_result(_each(raw_ledgers, check_header_hashes), "header hashes")
+    yield from per_partition(context, _each(raw_ledgers, check_header_hashes), "header hashes")
 
 
 @dg.asset_check(
@@ -82,16 +77,17 @@ def raw_ledgers_header_hashes(raw_ledgers: PartitionedInput) -> dg.AssetCheckRes
     additional_ins={"operations": dg.AssetIn("operations")},
 )
 def ledgers_fee_pool(
-    ledgers: PartitionedInput, operations: PartitionedInput
-) -> dg.AssetCheckResult:
+    context: dg.AssetCheckExecutionContext, ledgers: PartitionedInput, operations: PartitionedInput
+) -> CheckEvents:
     """feePool(N) - feePool(N-1) equals the fees charged in ledger N (inflation ledgers, which
     pay out of the fee pool before protocol 12, are exempt and listed)."""
-    out = CheckOutcome()
+    outcomes = {}
     for key, part in ledgers.items():
         before_key, _ = neighbour_keys(key)
         before = ledgers.neighbour(before_key) if before_key else None
+        outcomes[key] = out = CheckOutcome()
         check_fee_pool(part, before, inflation_ledgers(operations[key]), out)
-    return check_result(out, "fee pool")
+    yield from per_partition(context, outcomes, "fee pool")
 
 
 LEDGER_CHECKS = [

@@ -5,7 +5,7 @@ import dagster as dg
 from ...core.checks.ledger_checks import CheckOutcome
 from ...core.checks.ttp_checks import check_fee_totals, check_reconciliation
 from ...core.storage.partitions_reader import PartitionedInput
-from ..ledgers.checks import check_result
+from ..check_results import CheckEvents, per_partition
 from ..partitions import ledger_ranges
 
 
@@ -16,14 +16,17 @@ from ..partitions import ledger_ranges
     additional_ins={"balance_changes": dg.AssetIn("balance_changes")},
 )
 def ttp_events_reconcile(
-    ttp_events: PartitionedInput, balance_changes: PartitionedInput
-) -> dg.AssetCheckResult:
+    context: dg.AssetCheckExecutionContext,
+    ttp_events: PartitionedInput,
+    balance_changes: PartitionedInput,
+) -> CheckEvents:
     """Per transaction, the balance deltas the events imply equal the ledger entries' changes
     (accounts, trustlines, claimable balances, liquidity pools), in exact integers."""
-    out = CheckOutcome()
+    outcomes = {}
     for key, part in ttp_events.items():
+        outcomes[key] = out = CheckOutcome()
         check_reconciliation(part, balance_changes[key], out)
-    return check_result(out, "reconciliation (transactions)")
+    yield from per_partition(context, outcomes, "reconciliation (transactions)")
 
 
 @dg.asset_check(
@@ -33,13 +36,14 @@ def ttp_events_reconcile(
     additional_ins={"ledgers": dg.AssetIn("ledgers")},
 )
 def ttp_events_fee_totals(
-    ttp_events: PartitionedInput, ledgers: PartitionedInput
-) -> dg.AssetCheckResult:
+    context: dg.AssetCheckExecutionContext, ttp_events: PartitionedInput, ledgers: PartitionedInput
+) -> CheckEvents:
     """Per ledger, fee events (charges net of refunds) sum to the fees charged."""
-    out = CheckOutcome()
+    outcomes = {}
     for key, part in ttp_events.items():
+        outcomes[key] = out = CheckOutcome()
         check_fee_totals(part, ledgers[key], out)
-    return check_result(out, "fee totals (ledgers)")
+    yield from per_partition(context, outcomes, "fee totals (ledgers)")
 
 
 TTP_CHECKS = [ttp_events_reconcile, ttp_events_fee_totals]
