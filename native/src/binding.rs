@@ -428,5 +428,6 @@ fn ttp_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("MAX_DEPTH", crate::lcm::MAX_DEPTH)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SOURCE_HASH", env!("TTP_NATIVE_SOURCE_HASH"))?;
     Ok(())
 }

@@ -25,6 +25,8 @@ from .errors import LedgerDataError, TokenTransferError
 from .network import Network, NetworkMismatchError
 
 RAW = "raw_ledgers"
+# sha256 of the crate's sources, manifest and lock file, computed when it was built.
+SOURCE_HASH: str = ttp_native.SOURCE_HASH
 DECODED = ("ledgers", "transactions", "operations")
 TOKEN_EVENTS = ("ttp_events", "balance_changes")
 

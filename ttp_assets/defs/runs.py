@@ -21,6 +21,7 @@ from ..core.storage.manifest import StorageMismatchError
 from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
 from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from .partitions import full_rebuild
+from .versions import code_version
 from .warehouse import WarehouseResource
 
 # Errors that describe bad or unavailable input: reported as a clean failure, not a traceback.
@@ -87,6 +88,7 @@ def table_outs(tables: dict[str, pa.Schema], group: str) -> dict[str, dg.AssetOu
             kinds={TABLE_FORMATS[name]},
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},
+            code_version=code_version(schema),
         )
         for name, schema in tables.items()
     }

@@ -16,6 +16,7 @@ from ...core.storage.spool import PartitionedOutput, Spool, SpoolWriter
 from ..partitions import backfill_policy, full_rebuild, ledger_ranges, run_ranges
 from ..resources import LedgerSourceResource, NativeCoreResource, StellarNetwork
 from ..runs import ProgressLog, column_schema, derive_from_raw, partition_failure, table_outs
+from ..versions import code_version
 from ..warehouse import WarehouseResource
 
 GROUP = "ledgers"
@@ -32,6 +33,7 @@ GROUP = "ledgers"
         "ingest (sequence, header hash, hash chain) with its header fields."
     ),
     metadata={"dagster/column_schema": column_schema(schemas.RAW_LEDGERS)},
+    code_version=code_version(schemas.RAW_LEDGERS),
 )
 def raw_ledgers(
     context: dg.AssetExecutionContext,
