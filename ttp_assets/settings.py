@@ -15,6 +15,7 @@
 | TTP_LIVE_START_LEDGER | 0 | live tail: first ledger to follow (0: the partition holding the tip) |
 | TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
 | TTP_NATIVE_THREADS | 0 | threads of the native ledger core per run (0: every core) |
+| TTP_ALERT_WEBHOOK_URL | (none) | failed runs are posted there as JSON (and always logged) |
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Settings:
     live_start_ledger: int = 0
     live_max_ledgers_per_tick: int = 10_000
     native_threads: int = 0
+    alert_webhook_url: str = ""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -85,4 +87,5 @@ class Settings:
                 e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick
             ),
             native_threads=int(e.get("TTP_NATIVE_THREADS") or d.native_threads),
+            alert_webhook_url=e.get("TTP_ALERT_WEBHOOK_URL") or d.alert_webhook_url,
         )
