@@ -34,6 +34,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 start_ledger=settings.live_start_ledger,
                 max_ledgers_per_tick=settings.live_max_ledgers_per_tick,
                 partition_width=settings.partition_width,
+                repair_attempts=settings.live_repair_attempts,
             ),
         },
     )

@@ -14,6 +14,7 @@
 | TTP_SOURCE_RETRY_ATTEMPTS | 5 | attempts per lake/RPC request on transient failures |
 | TTP_LIVE_START_LEDGER | 0 | live tail: first ledger to follow (0: the partition holding the tip) |
 | TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
+| TTP_LIVE_REPAIR_ATTEMPTS | 3 | live tail: re-runs of a partition left short behind the cursor |
 | TTP_NATIVE_THREADS | 0 | threads of the native ledger core per run (0: every core) |
 | TTP_ALERT_WEBHOOK_URL | (none) | failed runs are posted there as JSON (and always logged) |
 """
@@ -45,6 +46,7 @@ class Settings:
     source_retry_attempts: int = 5
     live_start_ledger: int = 0
     live_max_ledgers_per_tick: int = 10_000
+    live_repair_attempts: int = 3
     native_threads: int = 0
     alert_webhook_url: str = ""
 
@@ -87,5 +89,6 @@ class Settings:
                 e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick
             ),
             native_threads=int(e.get("TTP_NATIVE_THREADS") or d.native_threads),
+            live_repair_attempts=int(e.get("TTP_LIVE_REPAIR_ATTEMPTS") or d.live_repair_attempts),
             alert_webhook_url=e.get("TTP_ALERT_WEBHOOK_URL") or d.alert_webhook_url,
         )

@@ -52,8 +52,17 @@ class LiveDriver:
                 self.instance.add_dynamic_partitions(
                     req.partitions_def_name, list(req.partition_keys)
                 )
-            if execute:
-                job = self.defs.resolve_job_def(ALL_ASSETS_JOB)
+            job = self.defs.resolve_job_def(ALL_ASSETS_JOB)
+            if not execute:
+                # What the daemon does with the requests: submit them to the run queue.
+                for req in result.run_requests or []:
+                    tags = dict(req.tags)
+                    if req.partition_key is not None:
+                        tags["dagster/partition"] = req.partition_key
+                    self.instance.create_run_for_job(
+                        job, tags=tags, status=dg.DagsterRunStatus.NOT_STARTED
+                    )
+            else:
                 for req in result.run_requests or []:
                     tick.runs.append(
                         job.execute_in_process(

@@ -29,7 +29,7 @@ def _check_keys() -> list[dg.AssetCheckKey]:
     return [key for checks in (*LEDGER_CHECKS, *TTP_CHECKS) for key in checks.check_keys]
 
 
-def _unchecked(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
+def unchecked_reasons(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str]:
     """{key: why} for keys where some blocking check's latest evaluation of that partition did
     not pass: it failed, was skipped, or its run ended before the check (checks record one
     status per partition, ``defs.check_results``)."""
@@ -60,5 +60,30 @@ def incomplete_reasons(
     """{key: why it is not complete} for the keys that are not; complete keys are absent."""
     out = {s.key: s.describe() for s in partition_states(location, keys).values() if not s.complete}
     stored = [k for k in keys if k not in out]
-    out.update(_unchecked(instance, stored))
+    out.update(unchecked_reasons(instance, stored))
+    return out
+
+
+def short_behind(
+    instance: dg.DagsterInstance, location: Location, keys: list[str], cursor: int
+) -> dict[str, str]:
+    """{key: why} for ``keys`` that do not hold what the live tail asked of them by ``cursor``:
+    a closed partition that is not complete, or the open one (holding ``cursor``) stored short
+    of it; either with a blocking check that did not pass."""
+    from ..core.ledger_ranges import parse_key
+    from ..core.pipeline.incremental import stored_coverage
+    from ..core.storage.catalog import TABLE_FORMATS, open_store
+
+    closed = [k for k in keys if parse_key(k).end <= cursor]
+    out = incomplete_reasons(instance, location, closed)
+    open_keys = [k for k in keys if k not in closed]
+    for key in open_keys:
+        for table in TABLE_FORMATS:
+            cov = stored_coverage(open_store(location, table), key)
+            if cov is None or cov.first != parse_key(key).first_ledger or cov.last < cursor:
+                held = "nothing" if cov is None else f"{cov.first}-{cov.last}"
+                out[key] = f"{key}: {table} holds {held}, runs were requested through {cursor}"
+                break
+    checks = unchecked_reasons(instance, [k for k in open_keys if k not in out])
+    out.update(checks)
     return out

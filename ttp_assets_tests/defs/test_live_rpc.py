@@ -12,6 +12,8 @@ import pytest
 from ttp_assets.core.storage.catalog import TABLE_FORMATS, open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.definitions import build_definitions
+from ttp_assets.defs.live.sensors import REPAIR_TAG
+from ttp_assets.defs.partitions import FULL_REBUILD_TAG, THROUGH_LEDGER_TAG
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TESTNET_FIRST,
@@ -26,6 +28,7 @@ from ttp_assets_tests.shared_data import lake_dir
 
 W = 32
 P0 = "0001410048-0001410079"
+P1 = "0001410080-0001410111"
 
 
 @pytest.fixture
@@ -142,3 +145,67 @@ def test_a_start_outside_the_rpc_window_fails_clearly(rpc: RpcTestServer, tmp_pa
 
     text = "\n".join(m for r in failed for m in failure_messages(r))
     assert "1410048" in text and "retention window" in text
+
+
+def _failed_then(rpc: RpcTestServer, tmp_path: Path, attempts: int) -> LiveDriver:
+    """A tail following P0 and P1 whose first runs fail: the ledgers cannot be fetched."""
+    driver = LiveDriver(
+        build_definitions(
+            rpc_settings(
+                tmp_path / "store",
+                rpc.url,
+                live_start_ledger=TESTNET_FIRST,
+                live_repair_attempts=attempts,
+            )
+        )
+    )
+    rpc.advance_to(TESTNET_FIRST + 40)  # P0 closes, P1 holds the tip
+    rpc.fail_always("http503", method="getLedgers")
+    first = driver.tick()
+    assert [r.partition_key for r in first.requests] == [P0, P1]
+    assert first.runs and not any(r.success for r in first.runs)
+    return driver
+
+
+def test_partitions_a_failed_run_left_short_are_requested_again(
+    rpc: RpcTestServer, tmp_path: Path
+) -> None:
+    driver = _failed_then(rpc, tmp_path, attempts=3)
+    rpc.clear_faults()
+    repair = driver.tick()  # no new ledgers, but two short partitions behind the cursor
+    assert [(r.partition_key, r.tags.get(REPAIR_TAG)) for r in repair.requests] == [
+        (P0, "1"),
+        (P1, "1"),
+    ]
+    assert repair.requests[0].tags[FULL_REBUILD_TAG] == "true"  # closed: rebuilt whole
+    assert repair.requests[1].tags[THROUGH_LEDGER_TAG] == str(TESTNET_FIRST + 40)  # open
+    assert all(r.success for r in repair.runs) and all(all_checks_passed(r) for r in repair.runs)
+    idle = driver.tick()
+    assert idle.requests == [] and "no new ledgers" in (idle.skipped or "")
+
+    once = tmp_path / "once"
+    lake = Settings(
+        network="testnet",
+        lake_uri=str(lake_dir("testnet-2022")),
+        storage_uri=str(once),
+        partition_width=W,
+    )
+    assert materialize(lake, TESTNET_FIRST, TESTNET_FIRST + 40, through=TESTNET_FIRST + 40).success
+    for name in TABLE_FORMATS:
+        assert stored_table(tmp_path / "store", name).equals(stored_table(once, name)), name
+
+
+def test_a_partition_that_keeps_failing_is_given_up_after_the_attempts(
+    rpc: RpcTestServer, tmp_path: Path
+) -> None:
+    driver = _failed_then(rpc, tmp_path, attempts=2)
+    for attempt in ("1", "2"):
+        tick = driver.tick()
+        assert [(r.partition_key, r.tags[REPAIR_TAG]) for r in tick.requests] == [
+            (P0, attempt),
+            (P1, attempt),
+        ]
+        assert not any(r.success for r in tick.runs)
+    last = driver.tick()
+    assert last.requests == []
+    assert f"gave up on {P0}, {P1} after 2 attempt(s)" in (last.skipped or "")

@@ -20,10 +20,9 @@ from pydantic import Field
 
 from ...core.redact import redact_url
 from ..partitions import RANGE_END_TAG, RANGE_START_TAG
-from .sensors import LIVE_TAG
+from .sensors import LIVE_TAG, PARTITION_TAG
 
 log = logging.getLogger("ttp_assets.alerts")
-PARTITION_TAG = "dagster/partition"
 
 
 class AlertsResource(dg.ConfigurableResource):

@@ -12,14 +12,17 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from ...core.ledger_ranges import DEFAULT_WIDTH
+from ...core.ledger_ranges import DEFAULT_WIDTH, parse_key, ranges_covering
 from ...core.live.plan import initial_cursor, plan_tick
+from ...core.live.repairs import Repair, plan_repairs, window_keys
 from ...core.sources.base import LedgerSource, SourceConfigError, SourceError
 from ...core.sources.datalake import DataLakeSource
 from ...core.storage.location import open_location
 from ...core.storage.manifest import StorageMismatchError, check_storage
+from ..completeness import short_behind
 from ..jobs import ALL_ASSETS_JOB
 from ..partitions import (
+    FULL_REBUILD_TAG,
     MAX_PARTITIONS_PER_RUN,
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -31,6 +34,8 @@ from ..resources import LedgerSourceResource, StellarNetwork
 from ..warehouse import WarehouseResource
 
 LIVE_TAG = "ttp/live"
+REPAIR_TAG = "ttp/repair"  # the attempt number of a run re-requested for a short partition
+PARTITION_TAG = "dagster/partition"
 TICK_SECONDS = 30
 
 
@@ -45,6 +50,10 @@ class LiveConfig(dg.ConfigurableResource):
         default=10_000, description="Upper bound of ledgers one tick requests runs for"
     )
     partition_width: int = Field(default=DEFAULT_WIDTH, description="TTP_PARTITION_WIDTH")
+    repair_attempts: int = Field(
+        default=3,
+        description="TTP_LIVE_REPAIR_ATTEMPTS: re-runs of a short partition behind the cursor",
+    )
 
 
 def source_tip(source: LedgerSource, after: int | None, probe: int) -> int:
@@ -86,8 +95,9 @@ def ledger_tail(
     cursor = state["last"] if state else None
     width = live.partition_width
     net = network.get()
+    location = open_location(warehouse.storage_uri)
     try:
-        check_storage(open_location(warehouse.storage_uri), net.name, net.passphrase, width)
+        check_storage(location, net.name, net.passphrase, width)
     except StorageMismatchError as exc:
         return dg.SkipReason(f"refused: {exc}. Nothing was registered or requested.")
     source = ledger_source.open(net)
@@ -117,28 +127,94 @@ def ledger_tail(
             cursor=json.dumps({"last": cursor, "tip": tip}),
         )
     plan = plan_tick(cursor, tip, width, live.max_ledgers_per_tick, MAX_PARTITIONS_PER_RUN)
-    if plan is None:
-        return dg.SensorResult(
-            skip_reason=f"no new ledgers: the tip is {tip}, runs are requested through {cursor}",
-            cursor=json.dumps({"last": cursor, "tip": tip}),
-        )
-    new_keys = unregistered(context.instance, plan.keys)
-    requests = []
-    for run in plan.runs:
-        tags = {LIVE_TAG: "true", THROUGH_LEDGER_TAG: str(run.through)}
-        if len(run.keys) == 1:
-            requests.append(
-                dg.RunRequest(run_key=run.run_key, partition_key=run.keys[0], tags=tags)
-            )
-        else:
-            tags |= {RANGE_START_TAG: run.keys[0], RANGE_END_TAG: run.keys[-1]}
-            requests.append(dg.RunRequest(run_key=run.run_key, tags=tags))
-    context.log.info(
-        f"tip {tip}: requesting ledgers {plan.first}-{plan.last} in {len(requests)} run(s)"
-        + (f", {len(new_keys)} new partition(s)" if new_keys else "")
+    first = state.get("first") if state else None
+    first = cursor + 1 if first is None else first
+    planned = set(plan.keys) if plan else set()
+    repairs, given_up, attempts = plan_repairs(
+        cursor,
+        {
+            k: why
+            for k, why in short_behind(
+                context.instance, location, window_keys(first, cursor, width), cursor
+            ).items()
+            if k not in planned
+        },
+        live_run_keys(context.instance),
+        (state or {}).get("repairs", {}),
+        live.repair_attempts,
     )
+    notes = []
+    if given_up:
+        notes.append(
+            f"gave up on {', '.join(given_up)} after {live.repair_attempts} attempt(s): "
+            "`cli backfill` repairs them"
+        )
+    requests = [repair_request(r) for r in repairs]
+    for r in repairs:
+        context.log.warning(f"re-requesting {r.key} (attempt {r.attempt}): {r.reason}")
+    new_keys: list[str] = []
+    last = cursor
+    if plan is not None:
+        new_keys = unregistered(context.instance, plan.keys)
+        last = plan.last
+        for run in plan.runs:
+            tags = {LIVE_TAG: "true", THROUGH_LEDGER_TAG: str(run.through)}
+            if len(run.keys) == 1:
+                requests.append(
+                    dg.RunRequest(run_key=run.run_key, partition_key=run.keys[0], tags=tags)
+                )
+            else:
+                tags |= {RANGE_START_TAG: run.keys[0], RANGE_END_TAG: run.keys[-1]}
+                requests.append(dg.RunRequest(run_key=run.run_key, tags=tags))
+        context.log.info(
+            f"tip {tip}: requesting ledgers {plan.first}-{plan.last} in {len(plan.runs)} run(s)"
+            + (f", {len(new_keys)} new partition(s)" if new_keys else "")
+        )
+    for note in notes:
+        context.log.warning(note)
+    next_cursor = json.dumps({"last": last, "tip": tip, "first": first, "repairs": attempts})
+    if not requests:
+        reason = f"no new ledgers: the tip is {tip}, runs are requested through {cursor}"
+        return dg.SensorResult(
+            skip_reason="; ".join([reason, *notes]),
+            cursor=next_cursor,
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[ledger_ranges.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps({"last": plan.last, "tip": tip}),
+        cursor=next_cursor,
     )
+
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def live_run_keys(instance: dg.DagsterInstance) -> set[str]:
+    """Partition keys that a live run is queued or running for."""
+    keys: set[str] = set()
+    for record in instance.get_run_records(
+        dg.RunsFilter(tags={LIVE_TAG: "true"}, statuses=IN_FLIGHT), limit=100
+    ):
+        tags = record.dagster_run.tags
+        if PARTITION_TAG in tags:
+            keys.add(tags[PARTITION_TAG])
+        elif RANGE_START_TAG in tags:
+            start = parse_key(tags[RANGE_START_TAG]).start
+            end = parse_key(tags[RANGE_END_TAG]).end
+            width = parse_key(tags[RANGE_START_TAG]).end - start + 1
+            keys.update(r.key for r in ranges_covering(start, end, width))
+    return keys
+
+
+def repair_request(repair: Repair) -> dg.RunRequest:
+    tags = {LIVE_TAG: "true", REPAIR_TAG: str(repair.attempt)}
+    if repair.closed:
+        tags[FULL_REBUILD_TAG] = "true"  # its stored rows or checks are not to be trusted
+    else:
+        tags[THROUGH_LEDGER_TAG] = str(repair.through)
+    return dg.RunRequest(run_key=repair.run_key, partition_key=repair.key, tags=tags)
