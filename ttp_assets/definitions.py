@@ -8,6 +8,12 @@ from .defs.jobs import ALL_ASSETS_JOB, all_assets_job, recheck_job
 from .defs.ledgers.assets import decoded_ledgers, raw_ledgers
 from .defs.ledgers.checks import LEDGER_CHECKS
 from .defs.live.alerts import AlertsResource, run_failure_alerts
+from .defs.live.freshness import (
+    FreshnessConfig,
+    freshness_job,
+    freshness_schedule,
+    ttp_events_freshness,
+)
 from .defs.live.schedules import SCHEDULES, maintenance_job
 from .defs.live.sensors import LiveConfig, ledger_tail
 from .defs.resources import build_resources
@@ -22,14 +28,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     assets = [raw_ledgers, decoded_ledgers, token_transfers]
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS],
-        jobs=[all_assets_job, recheck_job, maintenance_job],
+        asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS, ttp_events_freshness],
+        jobs=[all_assets_job, recheck_job, maintenance_job, freshness_job],
         sensors=[ledger_tail, run_failure_alerts],
-        schedules=SCHEDULES,
+        schedules=[*SCHEDULES, freshness_schedule],
         resources={
             **build_resources(settings),
             "warehouse": WarehouseResource(storage_uri=settings.storage_uri),
             "alerts": AlertsResource(webhook_url=settings.alert_webhook_url),
+            "freshness": FreshnessConfig(max_lag_s=settings.freshness_max_lag_s),
             "live": LiveConfig(
                 start_ledger=settings.live_start_ledger,
                 max_ledgers_per_tick=settings.live_max_ledgers_per_tick,

@@ -16,6 +16,7 @@
 | TTP_LIVE_MAX_LEDGERS_PER_TICK | 10000 | live tail: most ledgers one sensor tick requests |
 | TTP_LIVE_REPAIR_ATTEMPTS | 3 | live tail: re-runs of a partition left short behind the cursor |
 | TTP_NATIVE_THREADS | 0 | threads of the native ledger core per run (0: every core) |
+| TTP_FRESHNESS_MAX_LAG_S | 300 | freshness check: most seconds since the newest stored close |
 | TTP_ALERT_WEBHOOK_URL | (none) | failed runs are posted there as JSON (and always logged) |
 """
 
@@ -49,6 +50,7 @@ class Settings:
     live_repair_attempts: int = 3
     native_threads: int = 0
     alert_webhook_url: str = ""
+    freshness_max_lag_s: int = 300
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -91,4 +93,5 @@ class Settings:
             native_threads=int(e.get("TTP_NATIVE_THREADS") or d.native_threads),
             live_repair_attempts=int(e.get("TTP_LIVE_REPAIR_ATTEMPTS") or d.live_repair_attempts),
             alert_webhook_url=e.get("TTP_ALERT_WEBHOOK_URL") or d.alert_webhook_url,
+            freshness_max_lag_s=int(e.get("TTP_FRESHNESS_MAX_LAG_S") or d.freshness_max_lag_s),
         )

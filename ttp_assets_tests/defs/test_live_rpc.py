@@ -7,11 +7,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 
 from ttp_assets.core.storage.catalog import TABLE_FORMATS, open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.definitions import build_definitions
+from ttp_assets.defs.live.freshness import FRESHNESS_JOB
 from ttp_assets.defs.live.sensors import REPAIR_TAG
 from ttp_assets.defs.partitions import FULL_REBUILD_TAG, THROUGH_LEDGER_TAG
 from ttp_assets.settings import Settings
@@ -209,3 +212,44 @@ def test_a_partition_that_keeps_failing_is_given_up_after_the_attempts(
     last = driver.tick()
     assert last.requests == []
     assert f"gave up on {P0}, {P1} after 2 attempt(s)" in (last.skipped or "")
+
+
+def _freshness(defs: dg.Definitions, instance: dg.DagsterInstance) -> AssetCheckEvaluation:
+    result = defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    assert result.success  # a WARN check never fails its run
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    return evaluation
+
+
+def test_freshness_measures_the_lag_behind_the_tip(rpc: RpcTestServer, tmp_path: Path) -> None:
+    # The 2022 ledgers closed years ago: they are fresh only under a limit of decades.
+    decades = 100 * 365 * 86400
+    lenient = build_definitions(rpc_settings(tmp_path, rpc.url, freshness_max_lag_s=decades))
+    driver = LiveDriver(lenient)
+    empty = _freshness(lenient, driver.instance)
+    assert not empty.passed and "no ledger is stored" in (empty.description or "")
+
+    rpc.advance_to(TESTNET_FIRST + 12)
+    assert all(r.success for r in driver.tick().runs)
+    fresh = _freshness(lenient, driver.instance)
+    assert fresh.passed, fresh.description
+    assert fresh.metadata["newest_ledger"].value == TESTNET_FIRST + 12
+    assert fresh.metadata["lag_ledgers"].value == 0
+
+    rpc.advance_to(TESTNET_FIRST + 20)  # the tail has not ticked yet: 8 ledgers behind
+    behind = _freshness(lenient, driver.instance)
+    assert behind.metadata["lag_ledgers"].value == 8 and behind.metadata["tip"].value == (
+        TESTNET_FIRST + 20
+    )
+
+    strict = build_definitions(rpc_settings(tmp_path, rpc.url, freshness_max_lag_s=300))
+    stale = _freshness(strict, driver.instance)
+    assert not stale.passed and "limit 300 s" in (stale.description or "")
+    assert stale.metadata["lag_seconds"].value > decades / 100
+
+    rpc.fail_always("http503")
+    blind = _freshness(lenient, driver.instance)
+    assert not blind.passed and "cannot read the tip" in (blind.description or "")
