@@ -25,9 +25,7 @@ python -m ttp_assets.cli status [FIRST LAST]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "remove":
             p.add_argument("--width", type=int, help="only partitions of this many ledgers")
     args = ap.parse_args(argv)
-    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
+    from .runner import ensure_home
+
+    ensure_home()
     if args.first is not None and args.last is not None and args.last < args.first:
         raise SystemExit("LAST is before FIRST")
 

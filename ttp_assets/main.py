@@ -13,7 +13,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 DEFAULT_START = 53312000  # pubnet, 2024-09-02; also the ledger in shared/data/lake/pubnet
 DEFAULT_COUNT = 100
@@ -64,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
+    from .runner import ensure_home
+
+    ensure_home()
 
     from .core.network import resolve_network
     from .core.redact import redact_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -45,6 +46,29 @@ def _instance_lock(home: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+LOCAL_HOME = ".dagster_home"
+
+
+def default_home(root: Path | None = None) -> Path:
+    """``DAGSTER_HOME`` when none is set: ``.dagster_home`` in the project folder, holding a link
+    to the project's ``dagster.yaml``, so everything Dagster writes at run time (storage, logs,
+    ``.nux``, ``.logs_queue``) stays inside it, and the UI, the CLI and the main job share it."""
+    root = root or Path.cwd()
+    home = root / LOCAL_HOME
+    home.mkdir(exist_ok=True)
+    link, config = home / "dagster.yaml", root / "dagster.yaml"
+    if config.exists() and not link.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            link.symlink_to(Path("..") / "dagster.yaml")
+    return home
+
+
+def ensure_home() -> Path:
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(default_home())
+    return Path(os.environ["DAGSTER_HOME"])
 
 
 def open_instance() -> dg.DagsterInstance:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from ttp_assets.definitions import defs
+from ttp_assets.runner import default_home
 from ttp_assets_tests.shared_data import REPO_ROOT
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -71,7 +73,7 @@ TABLE_CHECKS = {"ttp_events.ttp_events_freshness"}
 def test_every_check_is_blocking_and_partitioned() -> None:
     snap = graph_snapshot(defs)
     assert snap["checks"], "no checks defined"
-    assert TABLE_CHECKS <= snap["checks"].keys()
+    assert snap["checks"].keys() >= TABLE_CHECKS
     for name, check in snap["checks"].items():
         want = {"blocking": name not in TABLE_CHECKS, "partitioned": name not in TABLE_CHECKS}
         assert check == want, name
@@ -91,3 +93,18 @@ def test_dagster_loads_the_workspace(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Validation successful" in proc.stdout + proc.stderr
+
+
+def test_the_local_instance_lives_in_its_own_folder_without_telemetry_or_popup(
+    tmp_path: Path,
+) -> None:
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    home = default_home(tmp_path)
+    assert home == tmp_path / ".dagster_home"
+    assert (home / "dagster.yaml").resolve() == (tmp_path / "dagster.yaml").resolve()
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert not instance.nux_enabled and not instance.telemetry_enabled
+    instance.get_runs(limit=1)  # creates its storage
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dagster_home", "dagster.yaml"]
+    assert (home / "history").is_dir()  # Dagster's SQLite run and event storage
+    assert default_home(tmp_path) == home  # idempotent
