@@ -18,7 +18,7 @@ from ttp_assets.core.sources.base import (
 )
 from ttp_assets.core.sources.datalake import DataLakeSource, LakeConfig
 from ttp_assets.core.sources.retry import RetryPolicy
-from ttp_assets.core.storage.location import Location
+from ttp_assets.core.storage.location import PUBNET_PUBLIC_LAKE, Location, open_location
 from ttp_assets.core.xdr.framing import LedgerDataError
 from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST, copy_lake
 from ttp_assets_tests.shared_data import lake_dir
@@ -241,3 +241,25 @@ def test_a_connection_error_is_never_mistaken_for_a_missing_object() -> None:
     assert not _is_missing_key(refused) and _is_transient(refused)
     gone = OSError("AWS Error NO_SUCH_KEY during GetObject operation: HTTP response code: 404")
     assert _is_missing_key(gone) and not _is_transient(gone)
+
+
+def test_the_deployments_aws_settings_do_not_redirect_the_public_lake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS_REGION / AWS_ENDPOINT_URL set for the storage bucket (MinIO, another region) leave
+    the public lake where it is; the storage still gets them."""
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    lake = open_location(PUBNET_PUBLIC_LAKE)
+    assert lake.s3 is not None
+    assert (lake.s3.region, lake.s3.endpoint, lake.s3.anonymous) == ("us-east-2", None, True)
+    assert isinstance(lake.fs, pafs.S3FileSystem) and lake.fs.region == "us-east-2"
+    storage = open_location("s3://my-bucket/ttp")
+    assert storage.s3 is not None
+    assert (storage.s3.region, storage.s3.endpoint) == ("eu-west-1", "http://127.0.0.1:9000")
+    # The URI's own options still apply to the public bucket (e.g. a mirror).
+    mirror = open_location(f"{PUBNET_PUBLIC_LAKE}?endpoint=http://127.0.0.1:9100&region=x")
+    assert mirror.s3 is not None and (mirror.s3.region, mirror.s3.endpoint) == (
+        "x",
+        "http://127.0.0.1:9100",
+    )

@@ -8,7 +8,8 @@ One URI form is used everywhere (sources, IO managers, Flight gateway)::
 
 ``endpoint`` (an S3-compatible server) falls back to ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``,
 the region to ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; credentials come from the usual AWS
-environment. The public Stellar lake bucket is read anonymously in us-east-2 by default.
+environment. The public Stellar lake bucket is read anonymously in us-east-2, and only the URI's
+own options change that: the AWS environment is the storage's, never the public lake's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import pyarrow.fs as pafs
 
 PUBLIC_LAKE_BUCKET = "aws-public-blockchain"
+PUBLIC_LAKE_REGION = "us-east-2"
 PUBNET_PUBLIC_LAKE = f"s3://{PUBLIC_LAKE_BUCKET}/v1.1/stellar/ledgers/pubnet"
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -131,17 +133,22 @@ def open_location(uri: str, *, anonymous: bool | None = None) -> Location:
         if unknown:
             raise ValueError(f"S3 location {uri!r}: unknown option(s) {sorted(unknown)}")
         public = u.netloc == PUBLIC_LAKE_BUCKET
-        region = (
-            q.get("region")
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or ("us-east-2" if public else None)
-        )
-        endpoint = (
-            q.get("endpoint")
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-        )
+        if public:
+            # The AWS environment describes the deployment's own bucket (a MinIO endpoint,
+            # another region): it must not redirect reads of the public lake.
+            region = q.get("region") or PUBLIC_LAKE_REGION
+            endpoint = q.get("endpoint")
+        else:
+            region = (
+                q.get("region")
+                or os.environ.get("AWS_REGION")
+                or os.environ.get("AWS_DEFAULT_REGION")
+            )
+            endpoint = (
+                q.get("endpoint")
+                or os.environ.get("AWS_ENDPOINT_URL_S3")
+                or os.environ.get("AWS_ENDPOINT_URL")
+            )
         anon = anonymous
         if anon is None:
             anon = q["anonymous"].lower() in _TRUE if "anonymous" in q else public
