@@ -34,6 +34,8 @@ def test_many_concurrent_clients(store: Settings) -> None:
             "TTP_FLIGHT_METRICS_PORT": "0",
             "TTP_FLIGHT_TOKENS": f"reader:{READER}",
             "TTP_FLIGHT_BATCH_ROWS": "64",  # many messages per stream
+            # One application with one token and 16 connections: allow it all of them.
+            "TTP_FLIGHT_MAX_STREAMS_PER_TOKEN": str(CLIENTS),
             "TTP_FLIGHT_LOG_LEVEL": "WARNING",
         }
     )
