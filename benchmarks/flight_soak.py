@@ -5,8 +5,9 @@
 1. Data: the real asset graph materializes the 160 real testnet ledgers of
    ``../shared/data/lake/testnet-2022`` into a temporary store (as the tests do).
 2. Servers, on loopback: the gateway (``python -m flight_gateway``, default limits: 32 streams,
-   8 per token, a 1 GiB memory budget of 32 MiB per stream, 30 s stall timeout) with four reader
-   tokens, and in front of it the real nginx with ``deploy/flight-front``'s configuration (TLS).
+   8 per token, 72 MiB per stream, 30 s stall timeout) and a 2.25 GiB memory budget (32 streams:
+   the default 1 GiB admits 14) with four reader tokens, and in front of it the real nginx with
+   ``deploy/flight-front``'s configuration (TLS).
 3. For ``--seconds``: ``--readers`` clients (8 per token) read four tickets in a loop through
    the front, each result checked against its expected row count; ``--flooders`` clients send
    oversized tickets (16 MiB), garbage tickets and made-up tokens, each over a new connection;
@@ -46,6 +47,7 @@ from ttp_assets_tests.flight.soak import run_soak  # noqa: E402
 from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST, materialize  # noqa: E402
 
 TOKENS = [f"soak-benchmark-reader-{n}-0123456789abcdef" for n in range(4)]
+BUDGET = 32 * GatewayConfig("unused").stream_memory  # every reader's stream admitted at once
 
 
 def main() -> int:
@@ -82,6 +84,7 @@ def main() -> int:
                 "TTP_FLIGHT_METRICS_PORT": "0",
                 "TTP_FLIGHT_TOKENS": ",".join(f"reader:{t}" for t in TOKENS),
                 "TTP_FLIGHT_LOG_LEVEL": "WARNING",
+                "TTP_FLIGHT_MEMORY_BUDGET": str(BUDGET),
             }
         )
         pki = _write_pki(_mkdir(root / "pki"))
@@ -90,7 +93,6 @@ def main() -> int:
         )
         try:
             assert gw.metrics is not None
-            budget = GatewayConfig("unused").memory_budget
             print(
                 f"gateway {gw.location} (pid {gw.proc.pid}), front {front.location}; "
                 f"{args.readers} readers, {args.flooders} flooders, {args.seconds:g} s",
@@ -108,7 +110,7 @@ def main() -> int:
                 flooders=args.flooders,
                 oversized_bytes=args.oversized_mib << 20,
             )
-            print(soak.report(budget))
+            print(soak.report(BUDGET))
             metrics = urllib.request.urlopen(gw.metrics + "/metrics", timeout=10).read().decode()
             print("gateway counters:")
             for line in metrics.splitlines():

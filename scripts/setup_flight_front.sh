@@ -4,9 +4,12 @@
 # or configured here: the package's service is kept from starting (policy-rc.d), so a fresh
 # Debian machine or CI container does not end up with nginx serving port 80.
 set -euo pipefail
-if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
-  exit 0
-fi
+# An executable regular file (bash's command -v also names files it could not run).
+for candidate in "$(command -v nginx 2>/dev/null || true)" /usr/sbin/nginx; do
+  if [ -n "$candidate" ] && [ -f "$candidate" ] && [ -x "$candidate" ]; then
+    exit 0
+  fi
+done
 if [ "$(id -u)" != 0 ]; then
   echo "nginx is missing and this is not root: install it (Debian: sudo apt-get install nginx)" >&2
   exit 1

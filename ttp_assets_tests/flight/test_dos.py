@@ -57,6 +57,7 @@ SOAK_TOKENS = [f"soak-reader-token-{n}-0123456789abcdef" for n in range(4)]
 ALL_TOKENS = [READER, ADMIN, OTHER, *SOAK_TOKENS]
 NEAR = READER[:-1] + "X"  # one character off a real token: a guess, as secret as a token
 RAW = ticket(asset="raw_ledgers")
+SOAK_BUDGET = 32 * GatewayConfig("x").stream_memory  # the soak's 32 readers all admitted
 
 
 def held_client(location: str) -> fl.FlightClient:
@@ -447,6 +448,7 @@ def fronted(
             "TTP_FLIGHT_METRICS_PORT": "0",
             "TTP_FLIGHT_TOKENS": ",".join(f"{role}:{token}" for role, token in tokens),
             "TTP_FLIGHT_LOG_LEVEL": "INFO",  # every call logged: the secrets check reads it all
+            "TTP_FLIGHT_MEMORY_BUDGET": str(SOAK_BUDGET),
         }
     )
     host_port = gw.location.split("://", 1)[1]
@@ -567,7 +569,7 @@ def test_short_soak_behind_the_front(fronted: Fronted, store: Settings) -> None:
         duration=12,
         oversized_bytes=4 * MiB,
     )
-    budget = GatewayConfig("x").memory_budget
+    budget = SOAK_BUDGET
     print(result.report(budget))
     assert result.read_errors == []
     assert result.reads >= 32  # every reader read at least once
