@@ -284,6 +284,10 @@ def main() -> None:
                 "TTP_FLIGHT_METRICS_PORT": "off",
                 "TTP_FLIGHT_TOKENS": f"reader:{TOKEN}",
                 "TTP_FLIGHT_LOG_LEVEL": "WARNING",
+                # One token, ``--clients`` scans at once: admit them all (per-token cap and
+                # memory budget; the default budget admits 14 streams of 72 MiB).
+                "TTP_FLIGHT_MAX_STREAMS_PER_TOKEN": str(max(8, args.clients)),
+                "TTP_FLIGHT_MEMORY_BUDGET": f"{72 * max(16, args.clients)}M",
             },
         )
         raw, raw_location = spawn([__file__, "--serve-raw", storage], {})

@@ -17,6 +17,10 @@
 | ``TTP_FLIGHT_BATCH_BYTES`` | ``4194304`` | largest record batch sent (≤ 16 MiB) |
 | ``TTP_FLIGHT_BATCH_ROWS`` | ``65536`` | most rows in one record batch |
 | ``TTP_FLIGHT_MAX_STREAMS`` | ``32`` | concurrent DoGet streams; more are refused (UNAVAILABLE) |
+| ``TTP_FLIGHT_MAX_STREAMS_PER_TOKEN`` | ``8`` | concurrent DoGet streams of one bearer token |
+| ``TTP_FLIGHT_MEMORY_BUDGET`` | ``1G`` | memory all streams reserve together (bytes; K, M, G) |
+| ``TTP_FLIGHT_STREAM_MEMORY`` | ``72M`` | one stream's reservation; its batches fit in it |
+| ``TTP_FLIGHT_STALL_TIMEOUT`` | ``30`` | seconds a stream may wait for its client; then dropped |
 | ``TTP_FLIGHT_LIST_TTL`` | ``0`` | seconds a storage listing is reused (for very large S3 stores) |
 | ``TTP_FLIGHT_LOG_LEVEL`` | ``INFO`` | log level |
 """
@@ -29,12 +33,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .admission import MiB
 from .auth import parse_tokens, read_tokens_file
 from .reader import DEFAULT_BATCH_ROWS, DEFAULT_MAX_BATCH_BYTES, HARD_MAX_BATCH_BYTES
 
 DEFAULT_PORT = 8815
 DEFAULT_METRICS_PORT = 8816
+DEFAULT_MAX_STREAMS = 32
+DEFAULT_STREAMS_PER_TOKEN = 8
+DEFAULT_MEMORY_BUDGET = 1024 * MiB
+DEFAULT_STREAM_MEMORY = 72 * MiB  # measured: 66-69 MB of RSS per concurrent stream (README)
+MIN_STREAM_MEMORY = MiB // 4
+DEFAULT_STALL_TIMEOUT = 30.0
 _TRUE = {"1", "true", "yes", "on"}
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,11 @@ class GatewayConfig:
     metrics_host: str | None = None
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     batch_rows: int = DEFAULT_BATCH_ROWS
-    max_streams: int = 32  # each stream holds about two decoded row groups
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_streams_per_token: int = DEFAULT_STREAMS_PER_TOKEN
+    memory_budget: int = DEFAULT_MEMORY_BUDGET  # bytes all streams reserve together
+    stream_memory: int = DEFAULT_STREAM_MEMORY  # bytes one stream reserves
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # seconds a stream waits for its client
     list_ttl: float = 0.0
     log_level: str = "INFO"
 
@@ -81,6 +97,16 @@ class GatewayConfig:
             raise ValueError(f"TTP_FLIGHT_BATCH_BYTES must be 1024..{HARD_MAX_BATCH_BYTES}")
         if self.max_streams < 1:
             raise ValueError("TTP_FLIGHT_MAX_STREAMS must be at least 1")
+        if self.max_streams_per_token < 1:
+            raise ValueError("TTP_FLIGHT_MAX_STREAMS_PER_TOKEN must be at least 1")
+        if self.stream_memory < MIN_STREAM_MEMORY:
+            raise ValueError("TTP_FLIGHT_STREAM_MEMORY must be at least 256K")
+        if self.memory_budget < self.stream_memory:
+            raise ValueError(
+                "TTP_FLIGHT_MEMORY_BUDGET must hold at least one stream (TTP_FLIGHT_STREAM_MEMORY)"
+            )
+        if not self.stall_timeout > 0:
+            raise ValueError("TTP_FLIGHT_STALL_TIMEOUT must be a positive number of seconds")
         if not 1 <= self.batch_rows <= 1 << 20:
             raise ValueError("TTP_FLIGHT_BATCH_ROWS must be 1..1048576")
         if self.tokens is None and not is_loopback(self.host):
@@ -132,11 +158,33 @@ class GatewayConfig:
             metrics_host=e.get("TTP_FLIGHT_METRICS_HOST") or None,
             max_batch_bytes=int(e.get("TTP_FLIGHT_BATCH_BYTES") or DEFAULT_MAX_BATCH_BYTES),
             batch_rows=int(e.get("TTP_FLIGHT_BATCH_ROWS") or DEFAULT_BATCH_ROWS),
-            max_streams=int(e.get("TTP_FLIGHT_MAX_STREAMS") or 32),
+            max_streams=int(e.get("TTP_FLIGHT_MAX_STREAMS") or DEFAULT_MAX_STREAMS),
+            max_streams_per_token=int(
+                e.get("TTP_FLIGHT_MAX_STREAMS_PER_TOKEN") or DEFAULT_STREAMS_PER_TOKEN
+            ),
+            memory_budget=parse_bytes(
+                e.get("TTP_FLIGHT_MEMORY_BUDGET"), DEFAULT_MEMORY_BUDGET, "TTP_FLIGHT_MEMORY_BUDGET"
+            ),
+            stream_memory=parse_bytes(
+                e.get("TTP_FLIGHT_STREAM_MEMORY"), DEFAULT_STREAM_MEMORY, "TTP_FLIGHT_STREAM_MEMORY"
+            ),
+            stall_timeout=float(e.get("TTP_FLIGHT_STALL_TIMEOUT") or DEFAULT_STALL_TIMEOUT),
             list_ttl=float(e.get("TTP_FLIGHT_LIST_TTL") or 0),
             log_level=e.get("TTP_FLIGHT_LOG_LEVEL") or "INFO",
         )
         return replace(cfg, **overrides) if overrides else cfg  # type: ignore[arg-type]
+
+
+def parse_bytes(text: str | None, default: int, name: str) -> int:
+    """A size: bytes, or a number with a binary K, M or G suffix (``512M``, ``2G``)."""
+    if not text:
+        return default
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    number = t[: len(t) - len(unit)].strip()
+    if not number.isdigit():
+        raise ValueError(f"{name} must be a size in bytes, or with K, M or G (e.g. 512M)")
+    return int(number) * _UNITS[unit]
 
 
 def is_loopback(host: str) -> bool:

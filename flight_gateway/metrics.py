@@ -55,7 +55,9 @@ class Metrics:
     """A small thread-safe registry of counters, gauges and histograms."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: streams released by the garbage collector update gauges from whatever
+        # thread it runs in, possibly one inside this lock.
+        self._lock = threading.RLock()
         self._values: dict[tuple[str, Labels], float] = {}
         self._hist: dict[tuple[str, Labels], list[float]] = {}  # bucket counts, then sum, count
         self.set("flight_gateway_start_time_seconds", time.time())

@@ -12,11 +12,19 @@ reads a bounded number of batches ahead, and the generator is pulled by the Flig
 message at a time, so a slow client stalls the scan (gRPC flow control is the backpressure)
 instead of buffering. Every batch sent is at most ``max_batch_bytes`` (sliced by rows; a single
 row larger than that is sent alone) and ``batch_rows`` rows.
+
+With a memory reservation (:class:`StreamMemory`, the stream's share of the gateway's budget)
+those bounds shrink to fit it: a stream holds at most :data:`IN_FLIGHT_BATCHES` batches at once
+(the scanner's read-ahead, the batch being sliced, the slice being serialized and gRPC's copy of
+it), so each is kept under ``reservation / IN_FLIGHT_BATCHES`` bytes. The scanner decodes
+``batch_size`` rows at a time, so its batch size comes from the bytes a decoded row takes: guessed
+from the stored size for the stream's first partition, then measured on what it decoded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -32,6 +40,44 @@ DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
 HARD_MAX_BATCH_BYTES = 16 * 1024 * 1024  # some clients cap gRPC messages at 16 MiB
 BATCH_READAHEAD = 2
 FRAGMENT_READAHEAD = 1
+# Batches one stream holds at once: read-ahead, the batch being sliced, the slice being
+# serialized and gRPC's serialized copy of it.
+IN_FLIGHT_BATCHES = BATCH_READAHEAD + 3
+# Decoded Arrow bytes per stored (compressed Parquet) byte assumed before a stream measured its
+# own rows: generous, so that a stream's first batches are small rather than over its share.
+DECODED_PER_STORED = 8
+
+
+@dataclass
+class StreamMemory:
+    """Batch sizes that keep one stream within ``reservation`` bytes."""
+
+    reservation: int
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    row_bytes: float = 0.0  # largest decoded bytes per row seen so far (0: nothing decoded yet)
+
+    @property
+    def share(self) -> int:
+        """Bytes one batch may take."""
+        return max(1, self.reservation // IN_FLIGHT_BATCHES)
+
+    @property
+    def batch_bytes(self) -> int:
+        """The largest batch sent."""
+        return min(self.max_batch_bytes, self.share)
+
+    def scan_rows(self, part: PartRead) -> int:
+        """Rows the scanner decodes at a time for ``part``."""
+        per_row = self.row_bytes
+        if not per_row:
+            info = part.info
+            per_row = DECODED_PER_STORED * info.stored_bytes / max(1, info.rows)
+        return max(1, min(self.batch_rows, int(self.share / max(1.0, per_row))))
+
+    def decoded(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self.row_bytes = max(self.row_bytes, batch.nbytes / batch.num_rows)
 
 
 def stream_batches(
@@ -40,17 +86,23 @@ def stream_batches(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
     stop: Callable[[], bool] | None = None,
+    memory: StreamMemory | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
     """The plan's rows, partition after partition in key order, as bounded batches.
 
-    Yields ``(batch, nbytes)``: each batch with its Arrow size.
+    Yields ``(batch, nbytes)``: each batch with its Arrow size. With ``memory``, its bounds
+    (which never exceed ``batch_rows`` / ``max_batch_bytes``) apply instead.
     """
     for part in plan.parts:
-        for batch in _scan(plan, part, batch_rows):
+        rows = memory.scan_rows(part) if memory is not None else batch_rows
+        limit = memory.batch_bytes if memory is not None else max_batch_bytes
+        for batch in _scan(plan, part, rows):
             if stop is not None and stop():
                 raise fl.FlightUnavailableError("the gateway is shutting down; ask again")
+            if memory is not None:
+                memory.decoded(batch)
             if batch.num_rows:
-                yield from bounded(batch, plan.schema, max_batch_bytes)
+                yield from bounded(batch, plan.schema, limit)
 
 
 def bounded(

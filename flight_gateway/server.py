@@ -9,6 +9,13 @@
 - DoAction: ``list_partitions``, ``health`` (reader); ``refresh``, ``stats`` (admin);
 - DoPut, DoExchange: refused, the gateway is read-only.
 
+Denial of service: a DoGet is admitted under the stream, per-token and memory limits
+(``admission``), its batches are sized to its memory reservation (``reader.StreamMemory``), a
+stream whose client stops reading is dropped (``stalls``), and every request part is size-checked
+before it is parsed (``tickets``). What pyarrow cannot bound in-process, gRPC receiving a whole
+request message before any handler or middleware runs, is bounded by the front proxy in
+``deploy/flight-front`` (pyarrow's Flight server has no option for gRPC's receive limit).
+
 Handlers run on gRPC's thread pool. Python only plans a request and hands each batch from the
 C++ scanner to the C++ writer, so the GIL is held for microseconds per (multi-megabyte) batch
 and calls proceed in parallel (measured: ``benchmarks/flight_bench.py``).
@@ -31,13 +38,17 @@ import pyarrow.flight as fl
 from ttp_assets.core.storage.location import open_location
 
 from . import logs
+from .admission import Admission, Lease
 from .auth import Authenticator, Principal
 from .catalog import Catalog, Plan
 from .config import GatewayConfig
 from .errors import InvalidArgument, NotFound, client_error, status_code
 from .metrics import Metrics, MetricsServer
-from .reader import stream_batches
-from .tickets import Request, parse_descriptor, parse_ticket
+from .reader import StreamMemory, stream_batches
+from .stalls import StallWatchdog
+from .tickets import Request, check_size, load_json, parse_descriptor, parse_ticket
+
+MAX_CRITERIA = 1024  # ListFlights criteria: an asset name
 
 ACTIONS = {
     "list_partitions": (
@@ -203,8 +214,13 @@ class GatewayServer(fl.FlightServerBase):
         self.catalog = Catalog(open_location(config.storage_uri), list_ttl=config.list_ttl)
         self.authenticator = Authenticator(config.tokens)
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._active = 0
+        self.admission = Admission(
+            max_streams=config.max_streams,
+            per_token=config.max_streams_per_token,
+            memory_budget=config.memory_budget,
+            stream_memory=config.stream_memory,
+            metrics=self.metrics,
+        )
         tls: dict[str, Any] = {}
         if config.tls:
             assert config.tls_cert and config.tls_key
@@ -227,6 +243,9 @@ class GatewayServer(fl.FlightServerBase):
                 config.metrics_host or config.host,
                 config.metrics_port,
             )
+        self.watchdog = StallWatchdog(
+            self.admission, config.stall_timeout, lambda: self.port, self.metrics
+        )
         self._thread: threading.Thread | None = None
         self._tracebacks_hidden = False
 
@@ -244,6 +263,7 @@ class GatewayServer(fl.FlightServerBase):
         self._tracebacks_hidden = True
         if self.metrics_server is not None:
             self.metrics_server.start()
+        self.watchdog.start()
         logs.event(
             "gateway_started",
             location=self.location,
@@ -253,6 +273,11 @@ class GatewayServer(fl.FlightServerBase):
             auth="token" if self.authenticator.enabled else "none",
             metrics=self.metrics_server.url if self.metrics_server else None,
             assets=self.catalog.assets(),
+            max_streams=self.config.max_streams,
+            max_streams_per_token=self.config.max_streams_per_token,
+            memory_budget=self.config.memory_budget,
+            stream_memory=self.config.stream_memory,
+            stall_timeout_s=self.config.stall_timeout,
         )
 
     def start(self) -> GatewayServer:
@@ -271,6 +296,7 @@ class GatewayServer(fl.FlightServerBase):
         self.close_rest()
 
     def close_rest(self) -> None:
+        self.watchdog.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
             self.metrics_server = None
@@ -285,7 +311,12 @@ class GatewayServer(fl.FlightServerBase):
         except OSError as exc:
             logs.event("health_check_failed", logging.WARNING, exc=exc)
             return {"status": "unavailable", "storage": "unreachable"}
-        return {"status": "ok", "storage": "ok", "active_streams": self._active}
+        return {
+            "status": "ok",
+            "storage": "ok",
+            "active_streams": self.admission.active,
+            "memory_reserved_bytes": self.admission.reserved,
+        }
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
@@ -349,6 +380,14 @@ class GatewayServer(fl.FlightServerBase):
         self, context: fl.ServerCallContext, criteria: bytes
     ) -> Iterator[fl.FlightInfo]:
         assets = self.catalog.assets()
+        if len(criteria) > MAX_CRITERIA:
+            raise self._fail(
+                self._state(context),
+                InvalidArgument(
+                    f"criteria too long ({len(criteria)} bytes, at most {MAX_CRITERIA})"
+                ),
+                "ListFlights",
+            )
         if criteria:
             wanted = criteria.decode("utf-8", "replace").strip()
             if wanted not in assets:
@@ -394,31 +433,34 @@ class GatewayServer(fl.FlightServerBase):
     # -- reads ---------------------------------------------------------------------------------
     def do_get(self, context: fl.ServerCallContext, ticket: fl.Ticket) -> fl.GeneratorStream:
         request = self._guard(context, "ticket", parse_ticket, ticket.ticket, self.catalog.schemas)
-        plan = self._plan(context, request)
         state = self._state(context)
-        with self._lock:
-            if self._active >= self.config.max_streams:
-                busy = fl.FlightUnavailableError(
-                    f"the gateway is serving {self._active} streams, its limit; ask again shortly"
-                )
-                raise self._fail(state, busy, "DoGet")
-            self._active += 1
-            self.metrics.set("flight_gateway_active_streams", self._active)
-        slot = _Slot(self)
-        stream = self._stream(plan, state, slot)
-        # The slot is given back when the stream ends (its finally) or, for a stream dropped
+        # Admission before planning: a refused stream costs no storage listing.
+        token = (
+            state.principal.token_id if state is not None and self.authenticator.enabled else None
+        )
+        try:
+            lease = self.admission.admit(token, context.peer())
+        except fl.FlightError as exc:
+            raise self._fail(state, exc, "DoGet") from None
+        try:
+            plan = self._plan(context, request)
+        except BaseException:
+            lease.release()
+            raise
+        stream = self._stream(plan, state, lease)
+        # The lease is given back when the stream ends (its finally) or, for a stream dropped
         # before it ever ran (a client gone at once: no finally to run), when it is collected.
-        weakref.finalize(stream, slot.release)
+        weakref.finalize(stream, lease.release)
         return fl.GeneratorStream(plan.schema, stream)
 
-    def _stream(self, plan: Plan, state: CallState | None, slot: _Slot) -> Iterator[pa.RecordBatch]:
+    def _stream(
+        self, plan: Plan, state: CallState | None, lease: Lease
+    ) -> Iterator[pa.RecordBatch]:
+        memory = StreamMemory(
+            self.config.stream_memory, self.config.batch_rows, self.config.max_batch_bytes
+        )
         try:
-            batches = stream_batches(
-                plan,
-                batch_rows=self.config.batch_rows,
-                max_batch_bytes=self.config.max_batch_bytes,
-                stop=self._stopping.is_set,
-            )
+            batches = stream_batches(plan, stop=self._stopping.is_set, memory=memory)
             while True:
                 try:
                     batch, nbytes = next(batches)
@@ -428,9 +470,28 @@ class GatewayServer(fl.FlightServerBase):
                     raise self._fail(state, exc, plan.request.describe()) from None
                 if state is not None:
                     state.served(batch, nbytes)
+                lease.handed()
                 yield batch
+                # Pulled again: the client read. One that took too long (the watchdog could not
+                # close its connection, or had not looked yet) is dropped here.
+                waited = lease.waited(time.monotonic())
+                lease.pulled()
+                if lease.dropped or waited > self.config.stall_timeout:
+                    lease.dropped = True
+                    raise self._fail(state, self._stalled(waited), plan.request.describe())
+        except GeneratorExit:
+            # Closed by gRPC: the client went, or the watchdog closed a stalled connection.
+            if lease.dropped and state is not None and state.error is None:
+                state.error = self._stalled(lease.waited(time.monotonic()))
+            raise
         finally:
-            slot.release()
+            lease.release()
+
+    def _stalled(self, waited: float) -> BaseException:
+        return fl.FlightTimedOutError(
+            f"stream dropped: the client read nothing for {waited:.1f} s, more than "
+            f"{self.config.stall_timeout:g} s (TTP_FLIGHT_STALL_TIMEOUT)"
+        )
 
     def do_put(self, context: fl.ServerCallContext, *args: Any) -> None:
         raise self._fail(self._state(context), _read_only(), "DoPut")
@@ -461,6 +522,8 @@ class GatewayServer(fl.FlightServerBase):
                 fl.FlightUnauthorizedError(f"action {name!r} needs the {role!r} role"),
                 "DoAction",
             )
+        if action.body is not None:
+            self._guard(context, "action body", check_size, action.body.size, "action body")
         body = action.body.to_pybytes() if action.body is not None else b""
         if name == "list_partitions":
             asset = self._guard(context, "list_partitions", _action_asset, body, self.catalog)
@@ -478,27 +541,12 @@ class GatewayServer(fl.FlightServerBase):
             "errors": self.metrics.total("flight_gateway_errors_total"),
             "rows_served": self.metrics.total("flight_gateway_rows_served_total"),
             "bytes_served": self.metrics.total("flight_gateway_bytes_served_total"),
-            "active_streams": self._active,
+            "active_streams": self.admission.active,
+            "memory_reserved_bytes": self.admission.reserved,
+            "streams_refused": self.metrics.total("flight_gateway_streams_refused_total"),
+            "stalled_streams": self.metrics.total("flight_gateway_stalled_streams_total"),
         }
         return iter([json.dumps(stats).encode()])
-
-
-class _Slot:
-    """One DoGet stream's place under ``max_streams``, given back exactly once."""
-
-    def __init__(self, server: GatewayServer):
-        self._server: GatewayServer | None = server
-
-    def release(self) -> None:
-        with _slot_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            with server._lock:
-                server._active -= 1
-                server.metrics.set("flight_gateway_active_streams", server._active)
-
-
-_slot_lock = threading.Lock()
 
 
 def _read_only() -> BaseException:
@@ -510,10 +558,7 @@ def _read_only() -> BaseException:
 def _action_asset(body: bytes, catalog: Catalog) -> str:
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError:
-            raise InvalidArgument("action body is not valid JSON") from None
+        obj = load_json(text, "action body")
         if not isinstance(obj, dict) or set(obj) != {"asset"} or not isinstance(obj["asset"], str):
             raise InvalidArgument('action body must be {"asset": "<name>"} or the asset name')
         text = obj["asset"]

@@ -22,6 +22,13 @@ account columns (any of them matches). Validation is strict: unknown keys, wrong
 list, ``first > last``, unknown columns or values that cannot occur are INVALID_ARGUMENT; an
 unknown asset is NOT_FOUND. Nothing from a request is ever used as a path: assets and partition
 keys are checked against the catalog before anything is opened.
+
+Malformed input of any shape is INVALID_ARGUMENT, never an internal error: the size is checked
+before anything else (a copy of the bytes is all that happened), JSON integers longer than
+:data:`MAX_INT_DIGITS` digits are refused while parsing (Python would refuse to convert 4,300+
+digits with a ValueError, and a long one costs quadratic time), ``NaN`` / ``Infinity`` are not
+JSON, nesting deeper than the parser's recursion limit is refused, and messages quote at most a
+few clipped values of what was sent.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from .errors import InvalidArgument, NotFound
 MAX_TICKET_BYTES = 64 * 1024
 MAX_LIST = 1000  # values in one filter, partitions or columns in one request
 MAX_STRING = 256
+MAX_INT_DIGITS = 20  # a uint64 has 20 digits; ledger numbers have 10
+MAX_SHOWN = 5  # offending values quoted in an error message
 
 TICKET_KEYS = ("asset", "ledgers", "partitions", "columns", "filters")
 PLAIN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(\d{1,10}):(\d{1,10})$")
@@ -107,20 +116,15 @@ class Request:
 
 def parse_ticket(raw: bytes, schemas: Mapping[str, pa.Schema]) -> Request:
     """A ticket (JSON or ``asset:first:last``) as a validated :class:`Request`."""
+    check_size(len(raw), "ticket")
     if not raw:
         raise InvalidArgument("empty ticket; see the README for the ticket format")
-    if len(raw) > MAX_TICKET_BYTES:
-        raise InvalidArgument(f"ticket too long ({len(raw)} bytes, at most {MAX_TICKET_BYTES})")
     try:
         text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise InvalidArgument("ticket is not UTF-8 text") from None
     if text.startswith(("{", "[")):
-        try:
-            obj = json.loads(text, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument(f"ticket is not valid JSON: {exc.msg} at {exc.pos}") from None
-        return from_json(obj, schemas)
+        return from_json(load_json(text, "ticket"), schemas)
     m = PLAIN.match(text)
     if not m:
         raise InvalidArgument(
@@ -131,27 +135,55 @@ def parse_ticket(raw: bytes, schemas: Mapping[str, pa.Schema]) -> Request:
     return Request(asset=asset, ledgers=_range(int(m.group(2)), int(m.group(3))))
 
 
+def check_size(size: int, what: str) -> None:
+    """INVALID_ARGUMENT for a request part over :data:`MAX_TICKET_BYTES` (checked first)."""
+    if size > MAX_TICKET_BYTES:
+        raise InvalidArgument(f"{what} too long ({size} bytes, at most {MAX_TICKET_BYTES})")
+
+
+def load_json(text: str, what: str) -> Any:
+    """``text`` parsed as JSON; any malformation is INVALID_ARGUMENT naming ``what``."""
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_int=_bounded_int,
+            parse_constant=_no_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{what} is not valid JSON: {exc.msg} at {exc.pos}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{what} JSON is nested too deeply") from None
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{what}: {exc}") from None
+    except ValueError as exc:  # any other conversion the parser refused
+        raise InvalidArgument(f"{what} is not valid JSON: {_clip(str(exc))}") from None
+
+
 def parse_descriptor(desc: fl.FlightDescriptor, schemas: Mapping[str, pa.Schema]) -> Request:
     """A command descriptor (a ticket) or a path descriptor, as a :class:`Request`."""
     if desc.descriptor_type == fl.DescriptorType.CMD:
         return parse_ticket(desc.command, schemas)
     if desc.descriptor_type != fl.DescriptorType.PATH:
         raise InvalidArgument("descriptor must be a command or a path")
+    if not 1 <= len(desc.path) <= 3:
+        raise InvalidArgument(
+            "descriptor path must be [asset], [asset, partition_key] or [asset, first, last]"
+        )
+    check_size(sum(len(p) for p in desc.path), "descriptor path")
     try:
         path = [p.decode("utf-8") if isinstance(p, bytes) else str(p) for p in desc.path]
     except UnicodeDecodeError:
         raise InvalidArgument("descriptor path is not UTF-8 text") from None
-    if not 1 <= len(path) <= 3:
-        raise InvalidArgument(
-            "descriptor path must be [asset], [asset, partition_key] or [asset, first, last]"
-        )
     asset = _asset(path[0], schemas)
     if len(path) == 1:
         return Request(asset=asset)
     if len(path) == 2:
         return Request(asset=asset, partitions=(_key(path[1]),))
     if not all(p.isascii() and p.isdigit() and len(p) <= 10 for p in path[1:]):
-        raise InvalidArgument(f"descriptor ledgers {path[1]!r}, {path[2]!r} are not numbers")
+        raise InvalidArgument(
+            f"descriptor ledgers {_clip(path[1], 20)!r}, {_clip(path[2], 20)!r} are not numbers"
+        )
     return Request(asset=asset, ledgers=_range(int(path[1]), int(path[2])))
 
 
@@ -160,7 +192,9 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
         raise InvalidArgument("ticket JSON must be an object")
     unknown = sorted(set(obj) - set(TICKET_KEYS))
     if unknown:
-        raise InvalidArgument(f"unknown ticket key(s) {unknown}; allowed: {list(TICKET_KEYS)}")
+        raise InvalidArgument(
+            f"unknown ticket key(s) {_shown(unknown)}; allowed: {list(TICKET_KEYS)}"
+        )
     if "asset" not in obj:
         raise InvalidArgument('ticket needs "asset"')
     if not isinstance(obj["asset"], str):
@@ -188,7 +222,7 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
         bad = [c for c in cols if c not in schema.names]
         if bad:
             raise InvalidArgument(
-                f"{asset} has no column(s) {bad}; columns: {', '.join(schema.names)}"
+                f"{asset} has no column(s) {_shown(bad)}; columns: {', '.join(schema.names)}"
             )
         if len(set(cols)) != len(cols):
             raise InvalidArgument('"columns" lists a column twice')
@@ -235,9 +269,29 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise InvalidArgument(f"ticket JSON repeats the key {k!r}")
+            raise InvalidArgument(f"JSON repeats the key {_clip(k, 40)!r}")
         out[k] = v
     return out
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise InvalidArgument(
+            f"a JSON integer has {digits} digits, at most {MAX_INT_DIGITS} are accepted"
+        )
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidArgument(f"{name} is not a JSON value")
+
+
+def _shown(values: list[str]) -> str:
+    """At most :data:`MAX_SHOWN` clipped values, for an error message."""
+    shown = [_clip(str(v), 40) for v in values[:MAX_SHOWN]]
+    more = f" and {len(values) - MAX_SHOWN} more" if len(values) > MAX_SHOWN else ""
+    return f"{shown}{more}"
 
 
 def _clip(text: str, n: int = 80) -> str:

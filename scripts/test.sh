@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_postgres.sh
+bash scripts/setup_flight_front.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 (

@@ -13,8 +13,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -199,20 +200,28 @@ class GatewayProcess:
     proc: subprocess.Popen[str]
     location: str
     metrics: str | None
+    _log: list[str] = field(default_factory=list)
+    _drain: threading.Thread | None = None
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, then the exit code and the JSON log lines it wrote."""
         self.proc.terminate()
         try:
-            _, err = self.proc.communicate(timeout=30)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        return self.proc.returncode, err
+            self.proc.wait()
+        if self._drain is not None:
+            self._drain.join(timeout=30)
+        return self.proc.returncode, "".join(self._log)
 
 
 def spawn_gateway(env: dict[str, str], *args: str) -> GatewayProcess:
-    """``python -m flight_gateway``; returns once it printed its ready line (port bound)."""
+    """``python -m flight_gateway``; returns once it printed its ready line (port bound).
+
+    Its log (stderr) is read all along by a thread: a gateway that logs more than a pipe holds
+    (64 KiB: a few hundred calls) would otherwise block in its logging, every call with it.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "flight_gateway", *args],
         cwd=REPO_ROOT,
@@ -221,12 +230,16 @@ def spawn_gateway(env: dict[str, str], *args: str) -> GatewayProcess:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
+    log: list[str] = []
+    stderr = proc.stderr
+    drain = threading.Thread(target=lambda: log.extend(iter(stderr.readline, "")), daemon=True)
+    drain.start()
     line = proc.stdout.readline()  # blocks until ready (or EOF if it failed to start)
     if not line:
-        err = proc.stderr.read() if proc.stderr else ""
         proc.wait(timeout=30)
-        raise AssertionError(f"gateway did not start (exit {proc.returncode}): {err}")
+        drain.join(timeout=30)
+        raise AssertionError(f"gateway did not start (exit {proc.returncode}): {''.join(log)}")
     ready = json.loads(line)
     assert ready["event"] == "ready", line
-    return GatewayProcess(proc, ready["location"], ready["metrics"])
+    return GatewayProcess(proc, ready["location"], ready["metrics"], log, drain)

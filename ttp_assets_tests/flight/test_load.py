@@ -11,6 +11,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from flight_gateway.config import DEFAULT_STREAM_MEMORY
 from ttp_assets.settings import Settings
 from ttp_assets_tests.flight.conftest import (
     KEYS,
@@ -34,6 +35,10 @@ def test_many_concurrent_clients(store: Settings) -> None:
             "TTP_FLIGHT_METRICS_PORT": "0",
             "TTP_FLIGHT_TOKENS": f"reader:{READER}",
             "TTP_FLIGHT_BATCH_ROWS": "64",  # many messages per stream
+            # One application with one token and 16 connections: admit all of them (the default
+            # budget admits 14 streams).
+            "TTP_FLIGHT_MAX_STREAMS_PER_TOKEN": str(CLIENTS),
+            "TTP_FLIGHT_MEMORY_BUDGET": str(CLIENTS * DEFAULT_STREAM_MEMORY),
             "TTP_FLIGHT_LOG_LEVEL": "WARNING",
         }
     )
