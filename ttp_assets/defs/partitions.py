@@ -71,5 +71,25 @@ def register_ranges(instance: dg.DagsterInstance, first: int, last: int, width: 
     keys = keys_covering(first, last, width)
     new = unregistered(instance, keys)
     if new:
-        instance.add_dynamic_partitions(ledger_ranges.name, new)
+        register_in_order(instance, new)
     return keys
+
+
+def register_in_order(instance: dg.DagsterInstance, new: list[str]) -> None:
+    """Add ``new`` keys so that all registered keys stay in ledger order.
+
+    Dagster orders dynamic partitions by registration, and a range backfill from the UI takes
+    the keys between its ends in that order: history registered after the live tail registered
+    the tip would land after the tip and a range would pick the wrong partitions. The keys
+    registered above the lowest new one are therefore removed and registered again together
+    with the new ones, sorted. Only registrations move: materializations and check results are
+    recorded by key and stay.
+    """
+    registered = list(instance.get_dynamic_partitions(ledger_ranges.name))
+    target = sorted(set(registered) | set(new), key=lambda k: parse_key(k).start)
+    keep = 0
+    while keep < len(registered) and registered[keep] == target[keep]:
+        keep += 1
+    for key in registered[keep:]:
+        instance.delete_dynamic_partition(ledger_ranges.name, key)
+    instance.add_dynamic_partitions(ledger_ranges.name, target[keep:])

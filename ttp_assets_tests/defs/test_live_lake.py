@@ -13,6 +13,7 @@ from ttp_assets.core.live.plan import PlannedRun, initial_cursor, plan_tick
 from ttp_assets.core.storage.catalog import TABLE_FORMATS, open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.definitions import build_definitions
+from ttp_assets.defs.partitions import register_ranges
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import (
     TESTNET_FIRST,
@@ -73,13 +74,15 @@ class GrowingLake:
         self.root.with_suffix(".away").rename(self.root)
 
 
-def live_defs(storage: Path, lake: Path, max_per_tick: int = 10_000) -> dg.Definitions:
+def live_defs(
+    storage: Path, lake: Path, max_per_tick: int = 10_000, start: int = TESTNET_FIRST
+) -> dg.Definitions:
     settings = Settings(
         network="testnet",
         lake_uri=str(lake),
         storage_uri=str(storage),
         partition_width=W,
-        live_start_ledger=TESTNET_FIRST,
+        live_start_ledger=start,
         live_max_ledgers_per_tick=max_per_tick,
     )
     return build_definitions(settings)
@@ -175,3 +178,23 @@ def test_sensor_registers_partitions_in_ascending_order(tmp_path: Path, tip: int
     t = driver.tick(execute=False)
     assert driver.instance.get_dynamic_partitions("ledger_ranges") == [P0, P1]
     assert [r.partition_key for r in t.requests] == [P0, P1]
+
+
+def test_history_registered_after_the_tip_is_put_before_it(tmp_path: Path) -> None:
+    """The order `deploy/README.md` describes: the live tail registers the tip, then history
+    is registered with the CLI. Registration order is what UI range backfills follow."""
+    lake = GrowingLake(tmp_path)
+    lake.reveal_through(TESTNET_FIRST + 100)
+    defs = live_defs(tmp_path / "store", lake.root, start=TESTNET_FIRST + 64)
+    driver = LiveDriver(defs)
+    assert all(r.success for r in driver.tick().runs)
+    tip_keys = driver.instance.get_dynamic_partitions("ledger_ranges")
+    assert tip_keys == ["0001410112-0001410143", "0001410144-0001410175"]
+    keys = register_ranges(driver.instance, TESTNET_FIRST, TESTNET_FIRST + 63, W)
+    assert keys == [P0, P1]
+    assert driver.instance.get_dynamic_partitions("ledger_ranges") == [P0, P1, *tip_keys]
+    # Only registrations moved: what was materialized under the tip's keys is still there.
+    materialized = driver.instance.get_materialized_partitions(dg.AssetKey("ttp_events"))
+    assert materialized == set(tip_keys)
+    assert register_ranges(driver.instance, TESTNET_FIRST, TESTNET_FIRST + 63, W) == keys
+    assert driver.instance.get_dynamic_partitions("ledger_ranges") == [P0, P1, *tip_keys]
