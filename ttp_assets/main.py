@@ -31,12 +31,32 @@ def default_range(settings, network, count: int) -> tuple[int, int]:  # type: ig
     if network.name != "pubnet" or settings.source == "rpc":
         raise SystemExit("give --ledgers FIRST-LAST (or TTP_LEDGERS) for this network/source")
     from .core.sources.datalake import DataLakeSource
+    from .defs.resources import ledger_source_for
 
-    lake = DataLakeSource(settings.lake_uri, network)
+    lake = ledger_source_for(settings, "lake").open(network)
+    assert isinstance(lake, DataLakeSource)
     last = lake.last_available(DEFAULT_START, count)
     if last is None:
         raise SystemExit(f"ledger {DEFAULT_START} is not in {lake.description}")
     return DEFAULT_START, last
+
+
+def preflight(settings, network, first: int, last: int) -> None:  # type: ignore[no-untyped-def]
+    """Refuse, before anything is registered or run, a lake of another network or a range whose
+    ends it does not hold (a failed run would leave red partitions and a traceback)."""
+    if settings.source != "lake":
+        return  # RPC's window is checked by the run itself, with its own clear error
+    from .core.sources.base import MissingLedgerError
+    from .core.sources.datalake import DataLakeSource
+    from .defs.resources import ledger_source_for
+
+    lake = ledger_source_for(settings, "lake").open(network)
+    assert isinstance(lake, DataLakeSource)
+    missing = [seq for seq in sorted({first, last}) if not lake.has_ledger(seq)]
+    if missing:
+        raise MissingLedgerError(
+            f"ledger {missing[0]} of {first}-{last} is not in {lake.description}"
+        )
 
 
 def print_summary(summary) -> int:  # type: ignore[no-untyped-def]
@@ -72,13 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     from .core.storage.location import open_location
     from .core.storage.manifest import StorageMismatchError, check_storage
     from .defs.partitions import register_ranges
+    from .hints import next_step
     from .runner import execute_keys, open_instance
     from .settings import Settings
 
     settings = Settings.from_env()
     network = resolve_network(settings.network)
     text = args.ledgers or os.environ.get("TTP_LEDGERS")
-    first, last = parse_ledgers(text) if text else default_range(settings, network, args.count)
+    try:
+        first, last = parse_ledgers(text) if text else default_range(settings, network, args.count)
+        preflight(settings, network, first, last)
+    except Exception as exc:
+        hint = next_step(settings, exc)
+        if hint is None:
+            raise
+        print(f"error: {hint}", file=sys.stderr)
+        return 1
     try:
         check_storage(
             open_location(settings.storage_uri),

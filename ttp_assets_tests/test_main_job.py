@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,13 @@ import dagster as dg
 from ttp_assets_tests.shared_data import REPO_ROOT, lake_dir
 
 
-def run_main(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_main(tmp_path: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DAGSTER_HOME": str(tmp_path / "home"),
         "TTP_STORAGE_URI": str(tmp_path / "data"),
         "TTP_LAKE_URI": str(lake_dir("pubnet")),
+        **env_vars,
     }
     (tmp_path / "home").mkdir(exist_ok=True)
     return subprocess.run(
@@ -52,10 +54,45 @@ def test_main_job_materializes_and_summarizes(tmp_path: Path) -> None:
     assert "raw_ledgers/0053312000-0053312999.parquet" in files
 
 
-def test_main_job_reports_a_missing_range_clearly(tmp_path: Path) -> None:
-    proc = run_main(tmp_path, "--ledgers", "53312000-53312005")
-    assert proc.returncode == 1
-    assert "ledger 53312001 is missing from the data lake" in proc.stdout
+def _one_line_error(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
+    """The first-mistake contract: exit 1, one line saying what to do, no traceback, nothing
+    registered or run."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error: ")]
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
+    assert instance.get_runs() == [] and instance.get_dynamic_partitions("ledger_ranges") == []
+    return line
+
+
+def test_a_range_the_lake_does_not_hold_is_refused_in_one_line(tmp_path: Path) -> None:
+    line = _one_line_error(run_main(tmp_path, "--ledgers", "53312000-53312005"), tmp_path)
+    assert "ledger 53312005 of 53312000-53312005 is not in data lake" in line
+    assert "Choose --ledgers FIRST-LAST inside what" in line
+
+
+def test_a_lake_of_another_network_is_refused_in_one_line(tmp_path: Path) -> None:
+    proc = run_main(tmp_path, "--ledgers", "53312000-53312000", TTP_NETWORK="testnet")
+    line = _one_line_error(proc, tmp_path)
+    assert "is for network 'Public Global Stellar Network ; September 2015'" in line
+    assert "set TTP_NETWORK" in line
+
+
+def test_offline_default_points_to_a_local_lake(tmp_path: Path) -> None:
+    """The default source is the public lake; unreachable (here: its endpoint is a closed port
+    on loopback), the job says how to run offline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    public = (
+        f"s3://aws-public-blockchain/v1.1/stellar/ledgers/pubnet?endpoint=http://127.0.0.1:{closed}"
+    )
+    proc = run_main(tmp_path, TTP_LAKE_URI=public, TTP_SOURCE_RETRY_ATTEMPTS="2")
+    line = _one_line_error(proc, tmp_path)
+    assert "cannot reach the public pubnet lake" in line
+    assert "Offline? Point TTP_LAKE_URI at a local SEP-54 lake" in line
+    # The retries name what they retry.
+    assert "pubnet/.config.json: attempt 1 of 2 failed" in proc.stderr
 
 
 def test_cli_backfill_runs_ranged_and_skips_what_is_complete(tmp_path: Path) -> None:

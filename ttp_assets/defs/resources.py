@@ -87,17 +87,23 @@ class NativeCoreResource(dg.ConfigurableResource):
         return ledger_core(network, mode, self.threads)
 
 
+def ledger_source_for(settings: Settings, kind: str | None = None) -> LedgerSourceResource:
+    """The source the settings describe (``kind`` overrides ``TTP_SOURCE``, e.g. the lake
+    alone for the main job's preflight)."""
+    return LedgerSourceResource(
+        kind=kind or settings.source,
+        lake_uri=settings.lake_uri,
+        rpc_url=settings.rpc_url,
+        lake_workers=settings.lake_workers,
+        rpc_read_timeout_s=settings.rpc_timeout_s,
+        retry_attempts=settings.source_retry_attempts,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "network": StellarNetwork(network=settings.network),
-        "ledger_source": LedgerSourceResource(
-            kind=settings.source,
-            lake_uri=settings.lake_uri,
-            rpc_url=settings.rpc_url,
-            lake_workers=settings.lake_workers,
-            rpc_read_timeout_s=settings.rpc_timeout_s,
-            retry_attempts=settings.source_retry_attempts,
-        ),
+        "ledger_source": ledger_source_for(settings),
         "token_events": TokenEventsConfig(mode=settings.events_mode),
         "native_core": NativeCoreResource(threads=settings.native_threads),
         "parquet_io_manager": ParquetIOManager(

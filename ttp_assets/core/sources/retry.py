@@ -43,7 +43,12 @@ class RetryPolicy:
                     raise
                 wait = self.delay(attempt, retry_after(exc) or 0.0)
                 log.warning(
-                    "transient failure, retrying",
+                    "%s: attempt %d of %d failed (%s); retrying in %.1f s",
+                    what,
+                    attempt,
+                    self.attempts,
+                    str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+                    wait,
                     extra={
                         "what": what,
                         "attempt": attempt,
