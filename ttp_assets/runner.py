@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from .definitions import ALL_ASSETS_JOB, build_definitions
-from .defs.partitions import RANGE_END_TAG, RANGE_START_TAG, THROUGH_LEDGER_TAG
+from .defs.partitions import FROM_LEDGER_TAG, RANGE_END_TAG, RANGE_START_TAG, THROUGH_LEDGER_TAG
 from .settings import Settings
 
 
@@ -119,8 +119,11 @@ def execute_keys(
     keys: list[str],
     through: int | None = None,
     log_level: str = "INFO",
+    start: int | None = None,
 ) -> RunSummary:
-    """One ranged run over ``keys`` (registered, consecutive) of every asset and check."""
+    """One ranged run over ``keys`` (registered, consecutive) of every asset and check, from
+    ledger ``start`` (default: the first key's first) through ``through`` (default: the last
+    key's last)."""
     tags = {
         RANGE_START_TAG: keys[0],
         RANGE_END_TAG: keys[-1],
@@ -129,6 +132,8 @@ def execute_keys(
     }
     if through is not None:
         tags[THROUGH_LEDGER_TAG] = str(through)
+    if start is not None:
+        tags[FROM_LEDGER_TAG] = str(start)
     job = build_definitions(settings).resolve_job_def(ALL_ASSETS_JOB)
     result = job.execute_in_process(
         instance=instance,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from ttp_assets_tests.shared_data import REPO_ROOT, lake_dir
 
@@ -127,3 +128,42 @@ def test_cli_backfill_runs_ranged_and_skips_what_is_complete(tmp_path: Path) -> 
     for table in ("raw_ledgers", "ledgers", "ttp_events", "balance_changes"):
         assert f"{table:<16} 5 partition(s), 5 complete" in status.stdout
     assert "5 of 5 partition(s) of 1410048-1410207 complete" in status.stdout
+
+
+def test_a_lake_starting_inside_a_partition_gives_the_ledgers_it_has(tmp_path: Path) -> None:
+    """The README's testnet command: the lake holds 1410048-1410207, inside the 1,000-ledger
+    partition 0001410000-0001410999. The partition holds exactly the ledgers asked for, marked
+    incomplete with its coverage; every check passes."""
+    proc = run_main(
+        tmp_path,
+        "--ledgers",
+        "1410048-1410207",
+        TTP_NETWORK="testnet",
+        TTP_LAKE_URI=str(lake_dir("testnet-2022")),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "checks: 6/6 passed" in proc.stdout
+    key = "0001410000-0001410999"
+    raw = pq.ParquetFile(tmp_path / "data" / "raw_ledgers" / f"{key}.parquet")
+    meta = {k.decode(): v.decode() for k, v in raw.schema_arrow.metadata.items()}
+    assert (meta["ttp.first_ledger"], meta["ttp.last_ledger"], meta["ttp.complete"]) == (
+        "1410048",
+        "1410207",
+        "false",
+    )
+    seqs = raw.read(columns=["ledger_sequence"]).column(0).to_pylist()
+    assert seqs == list(range(1410048, 1410208))
+    status = subprocess.run(
+        [sys.executable, "-m", "ttp_assets.cli", "status", "1410048", "1410207"],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "TTP_STORAGE_URI": str(tmp_path / "data"),
+            "TTP_NETWORK": "testnet",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert f"{key}: " in status.stdout and "raw_ledgers holds only 1410048-1410207" in status.stdout

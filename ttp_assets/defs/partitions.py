@@ -17,6 +17,10 @@ ledger_ranges = dg.DynamicPartitionsDefinition(name="ledger_ranges")
 # Materialize only up to this ledger (the open range at the network's tip, or a short demo);
 # partitions that end after it are written incomplete and say so in their metadata.
 THROUGH_LEDGER_TAG = "ttp/through_ledger"
+# Start a run's first partition at this ledger rather than at its range's first: a source that
+# holds only part of a range (a lake starting mid-partition) still gives the ledgers it has, and
+# the partition is stored incomplete with its coverage.
+FROM_LEDGER_TAG = "ttp/from_ledger"
 # Compute open partitions in full instead of continuing what is stored.
 FULL_REBUILD_TAG = "ttp/full_rebuild"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -30,19 +34,23 @@ backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITI
 
 def run_ranges(
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-) -> list[tuple[str, LedgerRange, int]]:
-    """(key, range, last ledger to materialize) for each partition of the run, in order."""
+) -> list[tuple[str, LedgerRange, int, int]]:
+    """(key, range, first and last ledger to materialize) for each partition of the run."""
     through_tag = context.run.tags.get(THROUGH_LEDGER_TAG)
+    from_tag = context.run.tags.get(FROM_LEDGER_TAG)
     through = int(through_tag) if through_tag else None
+    start = int(from_tag) if from_tag else None
     out = []
     for key in sorted(context.partition_keys):
         rng = parse_key(key)
         last = rng.end if through is None else min(rng.end, through)
-        if last < rng.first_ledger:
+        first = rng.first_ledger if start is None else max(rng.first_ledger, start)
+        if last < first:
             raise ValueError(
-                f"partition {key} starts after {THROUGH_LEDGER_TAG}={through}: nothing to do"
+                f"partition {key} holds no ledger of {FROM_LEDGER_TAG}={start} .. "
+                f"{THROUGH_LEDGER_TAG}={through}: nothing to do"
             )
-        out.append((key, rng, last))
+        out.append((key, rng, first, last))
     return out
 
 

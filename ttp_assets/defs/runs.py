@@ -133,11 +133,13 @@ def derive_from_raw(
     try:
         for key, part in raw_ledgers.items():
             rng = parse_key(key)
-            last = int(part.metadata()["ttp.last_ledger"])
+            meta = part.metadata()
+            first = int(meta.get("ttp.first_ledger", rng.first_ledger))
+            last = int(meta["ttp.last_ledger"])
             covs = [stored_coverage(s, key) for s in stores.values()]
-            base = resume_base(covs, rng, last, full_rebuild(context))
+            base = resume_base(covs, rng, last, full_rebuild(context), start=first)
             writers = {
-                name: spool.writer(schema, continued_stats(key, rng, last, base, covs))
+                name: spool.writer(schema, continued_stats(key, rng, last, base, covs, start=first))
                 for name, schema in tables.items()
             }
             new = None if base is None else ds.field("ledger_sequence") > base

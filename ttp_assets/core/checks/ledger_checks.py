@@ -67,7 +67,9 @@ def check_contiguity(
             f"stored twice (a partition width changed on existing storage?); remove one set "
             f"with `cli remove`"
         )
-    if first != rng.first_ledger:
+    # An incomplete partition may start inside its range (the source held only that part);
+    # a complete one, or one starting before its range, may not.
+    if first < rng.first_ledger or (complete and first != rng.first_ledger):
         out.add(f"{where}: starts at ledger {first}, not at {rng.first_ledger}")
     if complete and last != rng.end:
         out.add(f"{where}: marked complete but ends at {last}, not {rng.end}")

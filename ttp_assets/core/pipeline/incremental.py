@@ -46,23 +46,39 @@ def stored_coverage(store: PartitionStore, key: str) -> Coverage | None:
 
 
 def resume_base(
-    coverages: list[Coverage | None], rng: LedgerRange, last: int, full_rebuild: bool = False
+    coverages: list[Coverage | None],
+    rng: LedgerRange,
+    last: int,
+    full_rebuild: bool = False,
+    start: int | None = None,
 ) -> int | None:
-    """The ledger after which to continue, or None to build the partition in full."""
+    """The ledger after which to continue, or None to build the partition in full.
+
+    ``start`` is the first ledger the partition is built from (the range's first, unless the
+    source holds only a later part of it, see ``FROM_LEDGER_TAG``)."""
     if full_rebuild or not coverages or any(c is None for c in coverages):
         return None
     covs = [c for c in coverages if c is not None]
-    if any(c.complete or c.first != rng.first_ledger for c in covs):
+    first = rng.first_ledger if start is None else start
+    if any(c.complete or c.first != first for c in covs):
         return None
     base = min(c.last for c in covs)
     return base if base <= last else None
 
 
 def continued_stats(
-    key: str, rng: LedgerRange, last: int, base: int | None, coverages: list[Coverage | None]
+    key: str,
+    rng: LedgerRange,
+    last: int,
+    base: int | None,
+    coverages: list[Coverage | None],
+    start: int | None = None,
 ) -> PartitionStats:
-    """Stats of a partition output, carrying the stored prefix's close times when continued."""
-    stats = PartitionStats(key, rng.first_ledger, last, last == rng.end, base_ledger=base)
+    """Stats of a partition output, carrying the stored prefix's close times when continued.
+    Complete only when it holds the whole range, from its first ledger to its last."""
+    first = rng.first_ledger if start is None else start
+    complete = first == rng.first_ledger and last == rng.end
+    stats = PartitionStats(key, first, last, complete, base_ledger=base)
     if base is not None:
         covs = [c for c in coverages if c is not None]
         firsts = [c.first_close_time for c in covs if c.first_close_time is not None]

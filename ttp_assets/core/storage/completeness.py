@@ -19,7 +19,7 @@ from .location import Location
 @dataclass
 class PartitionState:
     key: str
-    # table -> why it is not complete ("missing", "open through 123", "covers 5-9", ...)
+    # table -> why it is not complete ("missing", "holds only 5-9", "covers 5-9")
     gaps: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,7 +48,7 @@ def partition_states(location: Location, keys: list[str]) -> dict[str, Partition
             rng = parse_key(key)
             first, last = meta.get("ttp.first_ledger"), meta.get("ttp.last_ledger")
             if meta.get("ttp.complete") != "true":
-                states[key].gaps[table] = f"open through ledger {last}"
+                states[key].gaps[table] = f"holds only {first}-{last}"
             elif (first, last) != (str(rng.first_ledger), str(rng.end)):
                 states[key].gaps[table] = f"covers {first}-{last}"
     return states

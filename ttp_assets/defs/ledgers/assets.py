@@ -50,16 +50,22 @@ def raw_ledgers(
     out = PartitionedOutput()
     progress = ProgressLog(context.log)
     try:
-        for key, rng, last in run_ranges(context):
+        for key, rng, first, last in run_ranges(context):
             cov = [stored_coverage(stored, key)]
-            base = resume_base(cov, rng, last, full_rebuild(context))
-            stats = continued_stats(key, rng, last, base, cov)
+            base = resume_base(cov, rng, last, full_rebuild(context), start=first)
+            stats = continued_stats(key, rng, last, base, cov, start=first)
             writer = spool.writer(schemas.RAW_LEDGERS, stats)
             with partition_failure("raw_ledgers", key):
                 try:
                     prev_hash = last_hash(stored, key, base) if base is not None else None
                     res = ingest_range(
-                        source, core, rng, last, writer, resume_after=base, previous_hash=prev_hash
+                        source,
+                        core,
+                        rng,
+                        last,
+                        writer,
+                        resume_after=base if base is not None else first - 1,
+                        previous_hash=prev_hash,
                     )
                 except BaseException:
                     writer.abort()
