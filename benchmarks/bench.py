@@ -19,6 +19,9 @@ are dropped as they come (the assets spool them), so memory does not grow with t
   sdk       a plain stellar-sdk decode (xdr.LedgerCloseMeta.from_xdr_bytes), for scale
   python    the previous Python path (the reference implementation) computing every table
   parquet   write the raw_ledgers rows to Parquet (zstd) through the partition store
+  aggregate the analytics tier in DuckDB: the partial aggregates of the dataset's events,
+            ledgers, transactions and operations, then its hourly and daily rollups (the tables
+            are made by the native core outside the clock); events/s is events aggregated
 
 MB/s is megabytes of uncompressed LCM XDR per second of wall time; "MB/s/core" divides by the
 process's CPU time (user + system), so it is what one core sustains. The load-test ledgers'
@@ -52,8 +55,9 @@ STAGES = (
     "sdk",
     "python",
     "parquet",
+    "aggregate",
 )
-THREADED = ("floor", "ingest", "decode", "events", "all", "all-x5", "all-x20")
+THREADED = ("floor", "ingest", "decode", "events", "all", "all-x5", "all-x20", "aggregate")
 SLOW = ("sdk", "python")  # run once: they take seconds per busy ledger
 BATCH = 48
 
@@ -169,6 +173,48 @@ def _parquet(ledgers: list[bytes], spec: dict, threads: int) -> tuple:
     return 0, len(ledgers), None
 
 
+def _aggregate(ledgers: list[bytes], spec: dict, threads: int) -> tuple:
+    import pyarrow as pa
+
+    from ttp_assets.core.analytics.categories import AmountCategories
+    from ttp_assets.core.analytics.partials import compute_partials
+    from ttp_assets.core.analytics.periods import Coverage, floor, periods_of_hours
+    from ttp_assets.core.analytics.rollups import StoredPartial, compute_rollups, periods_table
+    from ttp_assets.core.native import LedgerCore
+    from ttp_assets.core.network import resolve_network
+
+    os.environ["TTP_ANALYTICS_THREADS"] = str(threads)
+    names = ("ledgers", "transactions", "operations", "ttp_events")
+    core = LedgerCore(resolve_network(spec["network"]), "auto", threads)
+    got: dict[str, list] = {n: [] for n in names}
+    for i in range(0, len(ledgers), BATCH):
+        out = core.process(
+            pa.array(ledgers[i : i + BATCH], pa.binary()),
+            names,
+            check_commitments=spec.get("commitments", True),
+        )
+        for n in names:
+            got[n].extend(out.tables[n])
+    tables = {n: pa.Table.from_batches(b) for n, b in got.items()}
+    t0, c0 = time.perf_counter(), _cpu()
+    partials = compute_partials(
+        tables["ttp_events"],
+        tables["ledgers"],
+        tables["transactions"],
+        tables["operations"],
+        AmountCategories(),
+    )
+    la = partials["ledger_activity"]
+    seqs, closes = la["ledger_sequence"].to_pylist(), la["closed_at"].to_pylist()
+    cov = Coverage(
+        "bench", seqs[0], seqs[-1], int(closes[0].timestamp()), int(closes[-1].timestamp())
+    )
+    periods = periods_of_hours(floor(t, "hour") for t in closes)
+    compute_rollups(partials, periods_table(periods, {"bench": StoredPartial(cov, "")}))
+    took = (time.perf_counter() - t0, _cpu() - c0)
+    return tables["ttp_events"].num_rows, la.num_rows, took
+
+
 RUNNERS = {
     "floor": _native(()),
     "ingest": _native(("raw_ledgers",)),
@@ -180,6 +226,7 @@ RUNNERS = {
     "sdk": _sdk,
     "python": _python,
     "parquet": _parquet,
+    "aggregate": _aggregate,
 }
 RUNNERS["all-x5"] = RUNNERS["all-x20"] = RUNNERS["all"]
 

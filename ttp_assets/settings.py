@@ -45,6 +45,9 @@ class Settings:
     live_start_ledger: int = 0
     live_max_ledgers_per_tick: int = 10_000
     native_threads: int = 0
+    # Transfer amount categories, in whole token units (core.analytics.categories).
+    analytics_small_below: int = 100
+    analytics_large_from: int = 100_000
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -57,6 +60,11 @@ class Settings:
             raise ValueError("TTP_SOURCE_RETRY_ATTEMPTS must be at least 1")
         if self.native_threads < 0:
             raise ValueError("TTP_NATIVE_THREADS must be 0 (every core) or a number of threads")
+        if not 0 < self.analytics_small_below <= self.analytics_large_from:
+            raise ValueError(
+                "TTP_ANALYTICS_SMALL_BELOW and TTP_ANALYTICS_LARGE_FROM need "
+                "0 < small below <= large from (whole token units)"
+            )
         if "rpc" in self.source and not self.rpc_url:
             raise ValueError(f"TTP_SOURCE={self.source} needs TTP_RPC_URL")
 
@@ -85,4 +93,8 @@ class Settings:
                 e.get("TTP_LIVE_MAX_LEDGERS_PER_TICK") or d.live_max_ledgers_per_tick
             ),
             native_threads=int(e.get("TTP_NATIVE_THREADS") or d.native_threads),
+            analytics_small_below=int(
+                e.get("TTP_ANALYTICS_SMALL_BELOW") or d.analytics_small_below
+            ),
+            analytics_large_from=int(e.get("TTP_ANALYTICS_LARGE_FROM") or d.analytics_large_from),
         )

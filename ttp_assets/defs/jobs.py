@@ -4,15 +4,37 @@ import dagster as dg
 
 ALL_ASSETS_JOB = "ttp_all_assets"
 RECHECK_JOB = "ttp_recheck"
+ANALYTICS_PARTIALS_JOB = "ttp_analytics_partials"
+ANALYTICS_ROLLUPS_JOB = "ttp_analytics_rollups"
+
+ANALYTICS = dg.AssetSelection.groups("analytics")
+# The rollups are the only assets not partitioned by ledger range (hours and days span ranges).
+ROLLUP_KEYS = ("asset_activity", "network_activity", "network_operations")
+ROLLUPS = dg.AssetSelection.assets(*ROLLUP_KEYS)
 
 all_assets_job = dg.define_asset_job(
     ALL_ASSETS_JOB,
-    selection=dg.AssetSelection.all(),
-    description="Every asset of the ledger-range partitions, with their checks.",
+    selection=dg.AssetSelection.all() - ANALYTICS,
+    description="Every ledger and token-transfer asset of the ledger-range partitions, with "
+    "their checks (the analytics follow through automation or the ttp_analytics_* jobs).",
 )
 
 recheck_job = dg.define_asset_job(
     RECHECK_JOB,
-    selection=dg.AssetSelection.all_asset_checks(),
-    description="Every asset check, re-run over stored partitions (nothing is rewritten).",
+    selection=dg.AssetSelection.all_asset_checks()
+    - dg.AssetSelection.checks_for_assets(*ROLLUP_KEYS),
+    description="Every partitioned asset check, re-run over stored partitions (nothing is "
+    "rewritten).",
+)
+
+analytics_partials_job = dg.define_asset_job(
+    ANALYTICS_PARTIALS_JOB,
+    selection=ANALYTICS - ROLLUPS,
+    description="The analytics partials of the run's ledger-range partitions, with checks.",
+)
+
+analytics_rollups_job = dg.define_asset_job(
+    ANALYTICS_ROLLUPS_JOB,
+    selection=ROLLUPS,
+    description="Hourly and daily rollups: recomputes the periods changed partitions touch.",
 )
