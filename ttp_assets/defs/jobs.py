@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from ..core import schemas
+
 ALL_ASSETS_JOB = "ttp_all_assets"
 RECHECK_JOB = "ttp_recheck"
 ANALYTICS_PARTIALS_JOB = "ttp_analytics_partials"
@@ -19,12 +21,14 @@ all_assets_job = dg.define_asset_job(
     "their checks (the analytics follow through automation or the ttp_analytics_* jobs).",
 )
 
+# The analytics checks run with the analytics jobs: the daily recheck picks partitions stored
+# in every ledger and token table, whose analytics partials may not exist (yet).
 recheck_job = dg.define_asset_job(
     RECHECK_JOB,
     selection=dg.AssetSelection.all_asset_checks()
-    - dg.AssetSelection.checks_for_assets(*ROLLUP_KEYS),
-    description="Every partitioned asset check, re-run over stored partitions (nothing is "
-    "rewritten).",
+    - dg.AssetSelection.checks_for_assets(*schemas.ANALYTICS_PARTIAL_TABLES, *ROLLUP_KEYS),
+    description="Every ledger and token-transfer check, re-run over stored partitions (nothing "
+    "is rewritten).",
 )
 
 analytics_partials_job = dg.define_asset_job(

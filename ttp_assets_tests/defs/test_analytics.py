@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import shutil
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from ttp_assets.core.analytics.engine import connect
 from ttp_assets.core.analytics.periods import Coverage, is_complete, runs, touched_hours
-from ttp_assets.core.analytics.rollups import IncompletePeriod, StoredPartial, plan
+from ttp_assets.core.analytics.rollups import IncompletePeriod, StoredPartial, plan, update_rollups
 from ttp_assets.core.ledger_ranges import keys_covering
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.rollup_store import RollupStore
@@ -507,3 +508,69 @@ def test_exact_sums_beyond_i128() -> None:
         con.close()
     assert got is not None and got[0] == str(sum(values))
     assert abs(sum(values)) >= 10**38 and got[1] is None
+
+
+def run_rollup_checks(settings: Settings) -> dict[str, bool]:
+    job = dg.define_asset_job(
+        "rollup_checks", selection=dg.AssetSelection.checks_for_assets(*ROLLUPS)
+    )
+    defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("rollup_checks").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    return check_results(result)
+
+
+def test_checks_catch_a_wrong_figure_and_a_wrong_flag(lakes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    reference, *_ = lakes["testnet-2022"]
+    settings = Settings(
+        network="testnet",
+        lake_uri=reference.lake_uri,
+        storage_uri=str(shutil.copytree(reference.storage_uri, tmp_path / "store")),
+        partition_width=reference.partition_width,
+    )
+    assert run_rollup_checks(settings) == {
+        "asset_activity_adds_up": True,
+        "analytics_completeness": True,
+    }
+    location = open_location(settings.storage_uri)
+
+    def tamper(table: str, pick, change) -> None:  # type: ignore[no-untyped-def]
+        store = RollupStore(location, table)
+        rows = store.read()
+        row = next(r for r in rows.to_pylist() if pick(r))
+        change(row)
+        store.replace_periods(
+            pa.Table.from_pylist([row], schema=store.schema), {row["grain"]: {row["period_start"]}}
+        )
+
+    tamper(
+        "asset_activity",
+        lambda r: r["grain"] == "day" and r["asset_key"] == "native",
+        lambda r: r.update(transfer_count=r["transfer_count"] + 1),
+    )
+    assert run_rollup_checks(settings)["asset_activity_adds_up"] is False
+    tamper(
+        "network_activity",
+        lambda r: r["grain"] == "hour",
+        lambda r: r.update(complete=True),
+    )
+    assert run_rollup_checks(settings)["analytics_completeness"] is False
+
+
+def test_full_update_and_maintenance_change_no_figure(lakes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    reference, *_ = lakes["pubnet-p26"]
+    location = open_location(str(shutil.copytree(reference.storage_uri, tmp_path / "store")))
+    # A full update rewrites every period (and leaves the replaced files to vacuum).
+    update = update_rollups(location, full=True)
+    stored = {(r["grain"], r["period_start"]) for r in rollup(reference, "network_activity")}
+    assert update.dirty and stored <= {(g, p) for g, ps in update.periods.items() for p in ps}
+    for table in ROLLUPS:
+        store = RollupStore(location, table)
+        before = rollup(reference, table)
+        report = store.maintain(retention_hours=0)
+        # The files the full update replaced are gone; compaction never adds files.
+        assert report["vacuumed"] >= 1 and report["files_added"] <= report["files_removed"]
+        got = sorted(store.read().to_pylist(), key=lambda r: tuple(str(r[k]) for k in sorted(r)))
+        assert got == before

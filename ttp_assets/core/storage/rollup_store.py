@@ -123,3 +123,23 @@ class RollupStore:
             return 0
         actions = pa.table(table.get_add_actions(flatten=True))
         return sum(n or 0 for n in actions.column("num_records").to_pylist())
+
+    def maintain(self, retention_hours: int) -> dict[str, int]:
+        """Compact the small files that period replacements leave, checkpoint, vacuum."""
+        table = self._table()
+        if table is None:
+            return {}
+        metrics = table.optimize.compact()
+        table = self._table()
+        assert table is not None
+        table.create_checkpoint()
+        vacuumed = table.vacuum(
+            retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False
+        )
+        table.cleanup_metadata()
+        return {
+            "files_removed": int(metrics.get("numFilesRemoved", 0)),
+            "files_added": int(metrics.get("numFilesAdded", 0)),
+            "vacuumed": len(vacuumed),
+            "version": table.version(),
+        }
