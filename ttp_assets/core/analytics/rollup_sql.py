@@ -33,23 +33,17 @@ _COUNTS = {
 }
 
 
-def _part(metric: str, part: str) -> str:
-    return f"coalesce(sum(amount_{part}) FILTER (WHERE metric = '{metric}'), 0)"
-
-
-def _asset_sums() -> str:
-    cols = [
-        f"coalesce(sum(event_count) FILTER (WHERE metric = '{m}'), 0) AS {c}"
-        for c, m in _COUNTS.items()
+def _pivot() -> str:
+    cols = [f"coalesce(sum(n) FILTER (WHERE metric = '{m}'), 0) AS {c}" for c, m in _COUNTS.items()]
+    cols += [
+        f"coalesce(any_value(raw) FILTER (WHERE metric = '{metric}'), '0') AS {name}_raw"
+        for name, (metric,) in _AMOUNTS.items()
     ]
-    for name, (metric,) in _AMOUNTS.items():
-        cols.append(f"exact_text({_part(metric, 'hi')}, {_part(metric, 'lo')}) AS {name}_raw")
-    supply = {
-        part: f"{_part('mint', part)} - {_part('burn', part)} - {_part('clawback', part)}"
-        for part in ("hi", "lo")
-    }
-    cols.append(f"exact_text({supply['hi']}, {supply['lo']}) AS net_supply_change_raw")
-    return ",\n       ".join(cols)
+    cols.append(
+        "coalesce(any_value(raw) FILTER (WHERE metric = 'net_supply'), '0') "
+        "AS net_supply_change_raw"
+    )
+    return ",\n           ".join(cols)
 
 
 _DECIMAL_COPIES = ",\n       ".join(
@@ -63,14 +57,38 @@ _BY_GRAIN = """
     SELECT 'day', date_trunc('day', {t}), * FROM {src}
 """
 
+# Sums per (period, asset, metric) first, each rendered exactly once, then one row per asset:
+# the exact rendering is a large expression, so it is not repeated per output column.
 ASSET_ACTIVITY = f"""
-WITH sums AS (
-    SELECT grain, period_start, asset_key, any_value(asset) AS asset,
-           any_value(contract_id) AS contract_id,
-           {_asset_sums()},
+WITH long AS (
+    SELECT grain, period_start, asset_key, metric,
+           any_value(asset) AS asset, any_value(contract_id) AS contract_id,
+           sum(event_count) AS n, sum(amount_hi) AS hi, sum(amount_lo) AS lo,
            min(first_ledger) AS first_ledger, max(last_ledger) AS last_ledger
     FROM ({_BY_GRAIN.format(t="hour", src="asset_hour_partials")}) a
     SEMI JOIN periods USING (grain, period_start)
+    GROUP BY grain, period_start, asset_key, metric
+),
+supply AS (
+    SELECT grain, period_start, asset_key, 'net_supply' AS metric,
+           any_value(asset) AS asset, any_value(contract_id) AS contract_id, 0 AS n,
+           sum(CASE WHEN metric = 'mint' THEN hi ELSE -hi END) AS hi,
+           sum(CASE WHEN metric = 'mint' THEN lo ELSE -lo END) AS lo,
+           min(first_ledger) AS first_ledger, max(last_ledger) AS last_ledger
+    FROM long WHERE metric IN ('mint', 'burn', 'clawback')
+    GROUP BY grain, period_start, asset_key
+),
+rendered AS (
+    SELECT *, exact_text(hi, lo) AS raw FROM long
+    UNION ALL BY NAME
+    SELECT *, exact_text(hi, lo) AS raw FROM supply
+),
+sums AS (
+    SELECT grain, period_start, asset_key, any_value(asset) AS asset,
+           any_value(contract_id) AS contract_id,
+           {_pivot()},
+           min(first_ledger) AS first_ledger, max(last_ledger) AS last_ledger
+    FROM rendered
     GROUP BY grain, period_start, asset_key
 ),
 uniq AS (
