@@ -14,6 +14,7 @@ than ~10^18 rows, and ``exact_text(hi, lo)`` renders hi * 10^18 + lo as an exact
 from __future__ import annotations
 
 import os
+import threading
 
 import duckdb
 
@@ -48,13 +49,28 @@ CREATE MACRO exact_decimal(txt) AS TRY_CAST(txt AS DECIMAL(38, 0));
 """
 
 
+_base: duckdb.DuckDBPyConnection | None = None
+_lock = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    """The process's in-memory database, holding the macros (made once: ~30 ms)."""
+    global _base
+    with _lock:
+        if _base is None:
+            con = duckdb.connect(":memory:")
+            con.execute(_MACROS)
+            _base = con
+        return _base
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB connection with the exact-sum macros."""
-    con = duckdb.connect(":memory:")
+    """A private connection (a cursor of the process's database: the macros are there; the
+    tables a caller registers are its own), safe to use from any thread."""
+    con = _database().cursor()
     threads = int(os.environ.get(THREADS_ENV) or 0)
     if threads > 0:
         con.execute(f"SET threads = {threads}")
     # Hours and days are UTC periods, whatever the machine's zone.
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(_MACROS)
     return con
