@@ -574,3 +574,34 @@ def test_full_update_and_maintenance_change_no_figure(lakes, tmp_path: Path) -> 
         assert report["vacuumed"] >= 1 and report["files_added"] <= report["files_removed"]
         got = sorted(store.read().to_pylist(), key=lambda r: tuple(str(r[k]) for k in sorted(r)))
         assert got == before
+
+
+def test_automation_requests_partials_then_rollups(tmp_path: Path) -> None:
+    """What the automation sensor would do: partials of the ledger ranges whose sources landed,
+    then the rollups once partials changed, then nothing until something lands again."""
+    settings = settings_for(tmp_path / "store", "pubnet-p26")
+    defs = build_definitions(settings)
+    with dg.DagsterInstance.ephemeral() as empty:
+        before = dg.evaluate_automation_conditions(defs=defs, instance=empty)
+    assert before.total_requested == 0
+    instance, keys = ingest(settings, "pubnet-p26")
+    partials = [dg.AssetKey(t) for t in ("ledger_activity", "asset_hour_partials")]
+    rollups = [dg.AssetKey(t) for t in ROLLUPS]
+
+    def requested(result) -> dict[dg.AssetKey, set]:  # type: ignore[no-untyped-def]
+        return {k: result.get_requested_partitions(k) for k in [*partials, *rollups]}
+
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+    got = requested(tick)
+    assert all(got[k] == set(keys) for k in partials), got
+    assert all(not got[k] for k in rollups), got
+
+    passed(run_partials(settings, instance, keys))
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    got = requested(tick)
+    assert all(not got[k] for k in partials), got
+    assert all(got[k] == {None} for k in rollups), got
+
+    passed(run_rollups(settings, instance))
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.total_requested == 0
