@@ -1,8 +1,8 @@
 """Keep the hourly and daily rollups exact as ledger-range partitions land, change or go.
 
 Each update:
-1. lists the partitions present in all four partial tables, with a fingerprint (the Delta
-   version each table committed them at) and their coverage (ledgers, close times);
+1. lists the partitions present in all four partial tables, with a fingerprint (their data
+   files) and their coverage (ledgers, close times), from the tables' Delta logs;
 2. compares them with the state of the last update (``_analytics/rollup_state.json``): a
    partition that is new, re-materialized or removed is *dirty*;
 3. recomputes the periods dirty partitions touch (``periods.touched_hours``, old and new
@@ -19,6 +19,7 @@ the same periods again; recomputing a period from the same partials gives the sa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Iterable
@@ -27,9 +28,12 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from .. import schemas
 from ..storage.catalog import open_store
+from ..storage.delta_store import PARTITION_COLUMN
 from ..storage.location import Location
 from ..storage.rollup_store import RollupStore
 from .engine import connect
@@ -75,29 +79,55 @@ class RollupUpdate:
         return sum(len(v) for v in self.periods.values())
 
 
-def stored_partials(location: Location) -> dict[str, StoredPartial]:
-    """Partitions committed in every partial table, with coverage and fingerprint."""
-    stores = [open_store(location, t) for t in PARTIAL_TABLES]
-    keys = set(stores[0].committed_keys())
-    for s in stores[1:]:
-        keys &= set(s.committed_keys())
-    out = {}
-    for key in sorted(keys):
-        metas = [s.file_metadata(key) for s in stores]
-        m = metas[0]  # ledger_activity: one row per ledger, so its coverage is the ledgers'
-        if "ttp.first_close_time" not in m:
-            continue
-        out[key] = StoredPartial(
-            Coverage(
-                key,
-                int(m["ttp.first_ledger"]),
-                int(m["ttp.last_ledger"]),
-                int(m["ttp.first_close_time"]),
-                int(m["ttp.last_close_time"]),
-            ),
-            "/".join(x.get("ttp.delta_version", "?") for x in metas),
+def _data_files(location: Location, table: str) -> pa.Table:
+    """The current data files of a partial table, with their statistics: one log read."""
+    try:
+        dt_ = DeltaTable(
+            location.delta_uri(table), storage_options=location.delta_storage_options()
         )
-    return out
+    except TableNotFoundError:
+        return pa.table({"path": pa.array([], pa.string()), "key": pa.array([], pa.string())})
+    actions = pa.table(dt_.get_add_actions(flatten=True))
+    return actions.rename_columns(
+        ["key" if c == f"partition.{PARTITION_COLUMN}" else c for c in actions.column_names]
+    )
+
+
+def stored_partials(location: Location) -> dict[str, StoredPartial]:
+    """Partitions committed in every partial table, with coverage and fingerprint.
+
+    Read from each table's Delta log and a listing of its coverage records (a handful of
+    requests, however many partitions): a partition's fingerprint is the data files it has in
+    each table (a new materialization writes new files), its ledgers and close times are the
+    min/max statistics of its ``ledger_activity`` files (one row per ledger, so never empty).
+    """
+    keys: set[str] | None = None
+    files: dict[str, list[str]] = {}
+    for table in PARTIAL_TABLES:
+        committed = set(open_store(location, table).committed_keys())
+        keys = committed if keys is None else keys & committed
+        data = _data_files(location, table)
+        for key, path in zip(
+            data.column("key").to_pylist(), data.column("path").to_pylist(), strict=True
+        ):
+            files.setdefault(key, []).append(f"{table}/{path}")
+    activity = _data_files(location, "ledger_activity")
+    spans: dict[str, list[int]] = {}
+    if activity.num_rows:
+        cols = ["min.ledger_sequence", "max.ledger_sequence", "min.closed_at", "max.closed_at"]
+        for row in activity.select(["key", *cols]).to_pylist():
+            lo_seq, hi_seq = int(row[cols[0]]), int(row[cols[1]])
+            lo_t, hi_t = int(row[cols[2]].timestamp()), int(row[cols[3]].timestamp())
+            s = spans.setdefault(row["key"], [lo_seq, hi_seq, lo_t, hi_t])
+            s[:] = [min(s[0], lo_seq), max(s[1], hi_seq), min(s[2], lo_t), max(s[3], hi_t)]
+    return {
+        key: StoredPartial(
+            Coverage(key, *spans[key]),
+            hashlib.sha256("|".join(sorted(files[key])).encode()).hexdigest()[:32],
+        )
+        for key in sorted(keys or set())
+        if key in spans
+    }
 
 
 def _read_state(location: Location) -> dict[str, dict]:
