@@ -19,6 +19,11 @@ are dropped as they come (the assets spool them), so memory does not grow with t
   sdk       a plain stellar-sdk decode (xdr.LedgerCloseMeta.from_xdr_bytes), for scale
   python    the previous Python path (the reference implementation) computing every table
   parquet   write the raw_ledgers rows to Parquet (zstd) through the partition store
+  aggregate the analytics tier in DuckDB: the partial aggregates of the dataset's events,
+            ledgers, transactions and operations, then its hourly and daily rollups (the tables
+            are made by the native core outside the clock); events/s is events aggregated
+  aggregate-x20  the same over the dataset repeated 20 times (the fixed cost of planning
+            seven queries amortized, as over a partition of 1,000 busy ledgers)
 
 MB/s is megabytes of uncompressed LCM XDR per second of wall time; "MB/s/core" divides by the
 process's CPU time (user + system), so it is what one core sustains. The load-test ledgers'
@@ -52,8 +57,20 @@ STAGES = (
     "sdk",
     "python",
     "parquet",
+    "aggregate",
+    "aggregate-x20",
 )
-THREADED = ("floor", "ingest", "decode", "events", "all", "all-x5", "all-x20")
+THREADED = (
+    "floor",
+    "ingest",
+    "decode",
+    "events",
+    "all",
+    "all-x5",
+    "all-x20",
+    "aggregate",
+    "aggregate-x20",
+)
 SLOW = ("sdk", "python")  # run once: they take seconds per busy ledger
 BATCH = 48
 
@@ -169,6 +186,49 @@ def _parquet(ledgers: list[bytes], spec: dict, threads: int) -> tuple:
     return 0, len(ledgers), None
 
 
+def _aggregate(ledgers: list[bytes], spec: dict, threads: int) -> tuple:
+    import pyarrow as pa
+
+    from ttp_assets.core import schemas
+    from ttp_assets.core.analytics.categories import AmountCategories
+    from ttp_assets.core.analytics.partials import compute_partials
+    from ttp_assets.core.analytics.periods import Coverage, floor, periods_of_hours
+    from ttp_assets.core.analytics.rollups import StoredPartial, compute_rollups, periods_table
+    from ttp_assets.core.native import LedgerCore
+    from ttp_assets.core.network import resolve_network
+
+    os.environ["TTP_ANALYTICS_THREADS"] = str(threads)
+    names = ("ledgers", "transactions", "operations", "ttp_events")
+    core = LedgerCore(resolve_network(spec["network"]), "auto", threads)
+    got: dict[str, list] = {n: [] for n in names}
+    for i in range(0, len(ledgers), BATCH):
+        out = core.process(
+            pa.array(ledgers[i : i + BATCH], pa.binary()),
+            names,
+            check_commitments=spec.get("commitments", True),
+        )
+        for n in names:
+            got[n].extend(out.tables[n])
+    tables = {n: pa.Table.from_batches(b, schema=schemas.schema_for(n)) for n, b in got.items()}
+    t0, c0 = time.perf_counter(), _cpu()
+    partials = compute_partials(
+        tables["ttp_events"],
+        tables["ledgers"],
+        tables["transactions"],
+        tables["operations"],
+        AmountCategories(),
+    )
+    la = partials["ledger_activity"]
+    seqs, closes = la["ledger_sequence"].to_pylist(), la["closed_at"].to_pylist()
+    cov = Coverage(
+        "bench", seqs[0], seqs[-1], int(closes[0].timestamp()), int(closes[-1].timestamp())
+    )
+    periods = periods_of_hours(floor(t, "hour") for t in closes)
+    compute_rollups(partials, periods_table(periods, {"bench": StoredPartial(cov, "")}))
+    took = (time.perf_counter() - t0, _cpu() - c0)
+    return tables["ttp_events"].num_rows, la.num_rows, took
+
+
 RUNNERS = {
     "floor": _native(()),
     "ingest": _native(("raw_ledgers",)),
@@ -180,8 +240,10 @@ RUNNERS = {
     "sdk": _sdk,
     "python": _python,
     "parquet": _parquet,
+    "aggregate": _aggregate,
 }
 RUNNERS["all-x5"] = RUNNERS["all-x20"] = RUNNERS["all"]
+RUNNERS["aggregate-x20"] = RUNNERS["aggregate"]
 
 
 def _cpu() -> float:
@@ -194,8 +256,8 @@ def run_stage(name: str, stage: str, threads: int, repeat: int) -> dict:
     t0, c0 = time.perf_counter(), _cpu()
     ledgers = load_ledgers(spec)
     fetch = (time.perf_counter() - t0, _cpu() - c0)
-    if stage.startswith("all-x"):
-        ledgers = ledgers * int(stage.removeprefix("all-x"))
+    if "-x" in stage:
+        ledgers = ledgers * int(stage.split("-x")[1])
     result = {
         "dataset": name,
         "stage": stage,
@@ -233,7 +295,7 @@ def _print_row(r: dict) -> None:
     events = r["events"]
     eps = f"{events / s:>10.0f}" if events else f"{'':>10}"
     print(
-        f"{r['dataset']:<22}{r['stage']:<8}{r['threads']:>3}{r['ledgers']:>8}{mb:>8.1f}"
+        f"{r['dataset']:<22}{r['stage']:<14}{r['threads']:>3}{r['ledgers']:>8}{mb:>8.1f}"
         f"{r['ledgers'] / s:>11.1f}{mb / s:>9.1f}{mb / max(cpu, 1e-9):>11.1f}{eps}"
         f"{r['peak_mb']:>9.0f}  {r['note']}",
         flush=True,
@@ -254,7 +316,7 @@ def main() -> int:
         return 0
     rows = []
     print(
-        f"{'dataset':<22}{'stage':<8}{'thr':>3}{'ledgers':>8}{'MB XDR':>8}{'ledgers/s':>11}"
+        f"{'dataset':<22}{'stage':<14}{'thr':>3}{'ledgers':>8}{'MB XDR':>8}{'ledgers/s':>11}"
         f"{'MB/s':>9}{'MB/s/core':>11}{'events/s':>10}{'peak MB':>9}  note"
     )
     for name in args.data or datasets():
@@ -277,7 +339,7 @@ def main() -> int:
                 )
                 if proc.returncode:
                     err = (proc.stderr.strip().splitlines() or ["?"])[-1]
-                    print(f"{name:<22}{stage:<8}{threads:>3} failed: {err}")
+                    print(f"{name:<22}{stage:<14}{threads:>3} failed: {err}")
                     continue
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 rows.append(r)

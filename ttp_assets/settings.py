@@ -51,6 +51,9 @@ class Settings:
     native_threads: int = 0
     alert_webhook_url: str = ""
     freshness_max_lag_s: int = 300
+    # Transfer amount categories, in whole token units (core.analytics.categories).
+    analytics_small_below: int = 100
+    analytics_large_from: int = 100_000
 
     def __post_init__(self) -> None:
         if self.source not in SOURCE_KINDS:
@@ -63,6 +66,11 @@ class Settings:
             raise ValueError("TTP_SOURCE_RETRY_ATTEMPTS must be at least 1")
         if self.native_threads < 0:
             raise ValueError("TTP_NATIVE_THREADS must be 0 (every core) or a number of threads")
+        if not 0 < self.analytics_small_below <= self.analytics_large_from:
+            raise ValueError(
+                "TTP_ANALYTICS_SMALL_BELOW and TTP_ANALYTICS_LARGE_FROM need "
+                "0 < small below <= large from (whole token units)"
+            )
         if "rpc" in self.source and not self.rpc_url:
             raise ValueError(f"TTP_SOURCE={self.source} needs TTP_RPC_URL")
 
@@ -94,4 +102,8 @@ class Settings:
             live_repair_attempts=int(e.get("TTP_LIVE_REPAIR_ATTEMPTS") or d.live_repair_attempts),
             alert_webhook_url=e.get("TTP_ALERT_WEBHOOK_URL") or d.alert_webhook_url,
             freshness_max_lag_s=int(e.get("TTP_FRESHNESS_MAX_LAG_S") or d.freshness_max_lag_s),
+            analytics_small_below=int(
+                e.get("TTP_ANALYTICS_SMALL_BELOW") or d.analytics_small_below
+            ),
+            analytics_large_from=int(e.get("TTP_ANALYTICS_LARGE_FROM") or d.analytics_large_from),
         )

@@ -186,7 +186,12 @@ TTP_EVENTS = _schema(
             pa.decimal128(38, 0),
             "Amount as decimal(38,0); null beyond 38 digits (i128 reaches 39), see amount_raw",
         ),
-        _f("amount_units", pa.float64(), "Convenience: amount / 10^7 (not the source of truth)"),
+        _f(
+            "amount_units",
+            pa.float64(),
+            "Convenience: amount / 10^7 for classic assets (7 decimals); null for custom "
+            "tokens, whose decimals are their own (not the source of truth)",
+        ),
         _f(
             "derivation",
             pa.string(),
@@ -212,6 +217,220 @@ BALANCE_CHANGES = _schema(
     ],
 )
 
+# -- analytics (the fourth tier; see ``core.analytics``) ------------------------------------
+#
+# Partial aggregates are ledger-range partitioned like every table above: what one partition's
+# ledgers contribute to each hour, with distinct sets kept exactly (one row per account), so
+# that hours and days split across partitions add up exactly. Rollups are keyed by period,
+# not by ledger range: one row per (grain, period, ...) with a completeness flag.
+
+# Exact sums of i128 amounts are carried as two decimal(38,0) parts, high * 10^18 + low, each
+# summed on its own: neither part can overflow for any realistic number of rows, and the
+# rollup turns them into one exact decimal string (``core.analytics.engine``).
+_HI = "sum of the amounts' high parts (amount div 10^18, truncated toward zero)"
+_LO = "sum of the amounts' low parts (amount mod 10^18, sign of the amount)"
+
+
+def _exact(name: str, doc: str) -> list[pa.Field]:
+    return [
+        _f(f"{name}_raw", pa.string(), f"{doc}: exact, raw units (decimal string)", False),
+        _f(name, pa.decimal128(38, 0), f"{doc} as decimal(38,0); null beyond 38 digits"),
+    ]
+
+
+HOUR = "Start of the UTC hour the ledgers closed in"
+
+LEDGER_ACTIVITY = _schema(
+    "ledger_activity",
+    "One row per ledger: its activity at full resolution (the network rollups' source).",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("protocol_version", pa.int64(), "Header ledgerVersion", False),
+        _f("transaction_count", pa.int64(), "Transactions applied", False),
+        _f("successful_transaction_count", pa.int64(), "Transactions that succeeded", False),
+        _f("failed_transaction_count", pa.int64(), "Transactions that failed", False),
+        _f("operation_count", pa.int64(), "Operations in all applied transactions", False),
+        _f("successful_operation_count", pa.int64(), "Operations that succeeded", False),
+        _f("fee_charged", pa.int64(), "Fees charged, stroops (native)", False),
+        _f(
+            "soroban_invocations",
+            pa.int64(),
+            "invoke_host_function operations that succeeded",
+            False,
+        ),
+        _f("accounts_created", pa.int64(), "create_account operations that succeeded", False),
+        _f("event_count", pa.int64(), "Token transfer events (all types)", False),
+        _f("transfer_count", pa.int64(), "Transfer events", False),
+        _f(
+            "active_accounts",
+            pa.int64(),
+            "Distinct accounts that sourced a transaction or operation or paid a fee",
+            False,
+        ),
+    ],
+)
+
+ASSET_HOUR_PARTIALS = _schema(
+    "asset_hour_partials",
+    "Per hour, asset and metric: what one ledger-range partition's events contribute.",
+    [
+        _f("hour", TIMESTAMP, HOUR, False),
+        _f(
+            "asset_key",
+            pa.string(),
+            "The asset: `asset` for classic assets, else contract_id",
+            False,
+        ),
+        _f("asset", pa.string(), "native or CODE:ISSUER; null for custom contract tokens"),
+        _f("contract_id", pa.string(), "The asset's contract (SAC or token contract)", False),
+        _f(
+            "metric",
+            pa.string(),
+            "transfer, mint, burn, clawback, fee, or transfer_small / _medium / _large",
+            False,
+        ),
+        _f("event_count", pa.int64(), "Events", False),
+        _f("amount_hi", pa.decimal128(38, 0), _HI, False),
+        _f("amount_lo", pa.decimal128(38, 0), _LO, False),
+        _f("first_ledger", pa.int64(), "First ledger with such events in the hour", False),
+        _f("last_ledger", pa.int64(), "Last ledger with such events in the hour", False),
+    ],
+)
+
+ACCOUNT_HOUR_PARTIALS = _schema(
+    "account_hour_partials",
+    "Per hour and scope, each distinct account active in one partition's ledgers: the exact "
+    "distinct sets that hourly and daily unique counts are unions of.",
+    [
+        _f("hour", TIMESTAMP, HOUR, False),
+        _f("scope", pa.string(), "asset_key of the asset, or `*` for the network", False),
+        _f("account", pa.string(), "The address (G, C, M, B or L)", False),
+        _f("sent", pa.bool_(), "Sender (`from`) of a transfer of the asset", False),
+        _f("received", pa.bool_(), "Receiver (`to`) of a transfer of the asset", False),
+    ],
+)
+
+OPERATION_HOUR_PARTIALS = _schema(
+    "operation_hour_partials",
+    "Per hour and operation type: one partition's operations.",
+    [
+        _f("hour", TIMESTAMP, HOUR, False),
+        _f("type", pa.string(), "Operation type, e.g. payment", False),
+        _f("operation_count", pa.int64(), "Operations applied", False),
+        _f("successful_operation_count", pa.int64(), "Operations that succeeded", False),
+    ],
+)
+
+_PERIOD = [
+    _f("grain", pa.string(), "hour or day", False),
+    _f("period_start", TIMESTAMP, "Start of the UTC hour or day", False),
+    _f("period_end", TIMESTAMP, "End of the period (exclusive)", False),
+    _f("day", pa.string(), "UTC date of the period (YYYY-MM-DD), the Delta partition", False),
+    _f(
+        "complete",
+        pa.bool_(),
+        "Every ledger that closed in the period is materialized: a stored ledger closed before "
+        "it and one after it, with no sequence gap between them",
+        False,
+    ),
+]
+
+ASSET_ACTIVITY = _schema(
+    "asset_activity",
+    "Per asset, per hour and per day: transfers, supply changes, fees, unique accounts and "
+    "transfers by amount category.",
+    [
+        *_PERIOD,
+        _f(
+            "asset_key",
+            pa.string(),
+            "The asset: `asset` for classic assets, else contract_id",
+            False,
+        ),
+        _f("asset", pa.string(), "native or CODE:ISSUER; null for custom contract tokens"),
+        _f("contract_id", pa.string(), "The asset's contract (SAC or token contract)", False),
+        _f("decimals", pa.int32(), "Decimals the categories use (7 for classic); null if unknown"),
+        _f("transfer_count", pa.int64(), "Transfer events", False),
+        *_exact("transfer_volume", "Sum of transferred amounts"),
+        _f("mint_count", pa.int64(), "Mint events", False),
+        *_exact("minted", "Sum of minted amounts"),
+        _f("burn_count", pa.int64(), "Burn events", False),
+        *_exact("burned", "Sum of burned amounts"),
+        _f("clawback_count", pa.int64(), "Clawback events", False),
+        *_exact("clawed_back", "Sum of clawed-back amounts"),
+        *_exact("net_supply_change", "minted - burned - clawed_back"),
+        _f("fee_count", pa.int64(), "Fee events (native only)", False),
+        *_exact("fees", "Sum of fee events (charges net of refunds)"),
+        _f("unique_senders", pa.int64(), "Distinct `from` of transfers", False),
+        _f("unique_receivers", pa.int64(), "Distinct `to` of transfers", False),
+        _f(
+            "unique_accounts",
+            pa.int64(),
+            "Distinct addresses in any non-fee event of the asset (either side)",
+            False,
+        ),
+        _f("small_count", pa.int64(), "Transfers below the small threshold", False),
+        *_exact("small_volume", "Volume of small transfers"),
+        _f("medium_count", pa.int64(), "Transfers between the thresholds", False),
+        *_exact("medium_volume", "Volume of medium transfers"),
+        _f("large_count", pa.int64(), "Transfers at or above the large threshold", False),
+        *_exact("large_volume", "Volume of large transfers"),
+        _f(
+            "first_ledger", pa.int64(), "First ledger with events of the asset in the period", False
+        ),
+        _f("last_ledger", pa.int64(), "Last ledger with events of the asset in the period", False),
+    ],
+)
+
+NETWORK_ACTIVITY = _schema(
+    "network_activity",
+    "The network per hour and per day: ledgers, transactions, operations, fees, Soroban "
+    "invocations, accounts created and active accounts.",
+    [
+        *_PERIOD,
+        _f("first_ledger", pa.int64(), "First stored ledger closed in the period", False),
+        _f("last_ledger", pa.int64(), "Last stored ledger closed in the period", False),
+        _f("ledger_count", pa.int64(), "Stored ledgers closed in the period", False),
+        _f("transaction_count", pa.int64(), "Transactions applied", False),
+        _f("successful_transaction_count", pa.int64(), "Transactions that succeeded", False),
+        _f("failed_transaction_count", pa.int64(), "Transactions that failed", False),
+        _f("operation_count", pa.int64(), "Operations applied", False),
+        _f("successful_operation_count", pa.int64(), "Operations that succeeded", False),
+        _f("fee_charged", pa.int64(), "Fees charged, stroops", False),
+        _f("soroban_invocations", pa.int64(), "Successful invoke_host_function operations", False),
+        _f("accounts_created", pa.int64(), "Successful create_account operations", False),
+        _f("event_count", pa.int64(), "Token transfer events", False),
+        _f(
+            "active_accounts",
+            pa.int64(),
+            "Distinct accounts that sourced a transaction or operation or paid a fee",
+            False,
+        ),
+    ],
+)
+
+NETWORK_OPERATIONS = _schema(
+    "network_operations",
+    "Operations by type, per hour and per day.",
+    [
+        *_PERIOD,
+        _f("type", pa.string(), "Operation type, e.g. payment", False),
+        _f("operation_count", pa.int64(), "Operations applied", False),
+        _f("successful_operation_count", pa.int64(), "Operations that succeeded", False),
+    ],
+)
+
+# Ledger-range partitioned analytics tables (stored like ``ttp_events``) and period rollups.
+ANALYTICS_PARTIAL_TABLES: dict[str, pa.Schema] = {
+    s.metadata[b"ttp.table"].decode(): s
+    for s in (LEDGER_ACTIVITY, ASSET_HOUR_PARTIALS, ACCOUNT_HOUR_PARTIALS, OPERATION_HOUR_PARTIALS)
+}
+ROLLUP_TABLES: dict[str, pa.Schema] = {
+    s.metadata[b"ttp.table"].decode(): s
+    for s in (ASSET_ACTIVITY, NETWORK_ACTIVITY, NETWORK_OPERATIONS)
+}
+
 TABLES: dict[str, pa.Schema] = {
     s.metadata[b"ttp.table"].decode(): s
     for s in (RAW_LEDGERS, LEDGERS, TRANSACTIONS, OPERATIONS, TTP_EVENTS, BALANCE_CHANGES)
@@ -219,7 +438,9 @@ TABLES: dict[str, pa.Schema] = {
 
 
 def schema_for(table: str) -> pa.Schema:
+    """The schema of any table the platform writes (ledger tables, analytics, rollups)."""
+    known = {**TABLES, **ANALYTICS_PARTIAL_TABLES, **ROLLUP_TABLES}
     try:
-        return TABLES[table]
+        return known[table]
     except KeyError:
-        raise KeyError(f"unknown table {table!r}; known: {sorted(TABLES)}") from None
+        raise KeyError(f"unknown table {table!r}; known: {sorted(known)}") from None

@@ -69,3 +69,13 @@ def per_partition(
             partition=key,
         )
     yield dg.Output(None)
+
+
+def single_result(outcome: CheckOutcome, what: str) -> dg.AssetCheckResult:
+    """The result of a check that is not partitioned (it sees a whole table at once)."""
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=describe(outcome, what),
+        metadata=outcome.summary(),
+    )

@@ -16,7 +16,7 @@ from ..core.ledger_ranges import parse_key
 from ..core.network import NetworkMismatchError
 from ..core.pipeline.incremental import continued_stats, resume_base, stored_coverage
 from ..core.sources.base import SourceError
-from ..core.storage.catalog import TABLE_FORMATS, io_manager_key
+from ..core.storage.catalog import io_manager_key, table_format
 from ..core.storage.manifest import StorageMismatchError
 from ..core.storage.partitions_reader import PartitionedInput, PartitionNotMaterializedError
 from ..core.storage.spool import PartitionedOutput, Spool, SpoolWriter
@@ -85,7 +85,7 @@ def table_outs(tables: dict[str, pa.Schema], group: str) -> dict[str, dg.AssetOu
         name: dg.AssetOut(
             io_manager_key=io_manager_key(name),
             group_name=group,
-            kinds={TABLE_FORMATS[name]},
+            kinds={table_format(name)},
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},
             code_version=code_version(schema),

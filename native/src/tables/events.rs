@@ -171,7 +171,14 @@ impl EventsBuilder {
             } else {
                 self.amount.append_null();
             }
-            self.amount_units.append_value(amount_units(ev.amount));
+            // Only a classic asset (native or CODE:ISSUER, through its Stellar Asset Contract)
+            // is known to have 7 decimals; a custom token's decimals live in its own metadata,
+            // so its units stay null rather than wrong (analytics join the decimals it declares).
+            if ev.asset.is_some() {
+                self.amount_units.append_value(amount_units(ev.amount));
+            } else {
+                self.amount_units.append_null();
+            }
             self.derivation.append_value(derivation);
         }
         Ok(())

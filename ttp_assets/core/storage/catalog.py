@@ -25,18 +25,33 @@ TABLE_FORMATS: dict[str, Format] = {
     "balance_changes": "delta",
 }
 
+# The analytics tier (``core.analytics``). Partial aggregates are ledger-range partitioned and
+# stored like ``ttp_events`` (one Delta table each, partitioned by range key), so every reader
+# of partitions opens them with ``open_store``. Rollups are Delta tables keyed by period, not by
+# range (``rollup_store.RollupStore``): listed here so that generic readers find them.
+ANALYTICS_PARTIAL_FORMATS: dict[str, Format] = dict.fromkeys(
+    schemas.ANALYTICS_PARTIAL_TABLES, "delta"
+)
+ROLLUP_TABLES: tuple[str, ...] = tuple(schemas.ROLLUP_TABLES)
+
 IO_MANAGER_KEYS: dict[Format, str] = {"parquet": "parquet_io_manager", "delta": "delta_io_manager"}
 
 
+def table_format(table: str) -> Format:
+    """The format of a ledger-range partitioned table (ledger tables and analytics partials)."""
+    return {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}[table]
+
+
 def io_manager_key(table: str) -> str:
-    return IO_MANAGER_KEYS[TABLE_FORMATS[table]]
+    return IO_MANAGER_KEYS[table_format(table)]
 
 
 def open_store(location: Location, table: str) -> PartitionStore:
     """The committed partitions of ``table`` under ``location``, in the table's format."""
-    fmt = TABLE_FORMATS.get(table)
+    formats = {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}
+    fmt = formats.get(table)
     if fmt is None:
-        raise KeyError(f"unknown table {table!r}; known: {sorted(TABLE_FORMATS)}")
+        raise KeyError(f"unknown table {table!r}; known: {sorted(formats)}")
     schema = schemas.schema_for(table)
     if fmt == "delta":
         return DeltaPartitionStore(location, table, schema)

@@ -10,10 +10,11 @@
 import dagster as dg
 
 from ...core.ledger_ranges import parse_key
-from ...core.storage.catalog import TABLE_FORMATS
+from ...core.storage.catalog import ANALYTICS_PARTIAL_FORMATS, ROLLUP_TABLES, TABLE_FORMATS
 from ...core.storage.delta_store import DeltaPartitionStore
 from ...core.storage.location import open_location
 from ...core.storage.maintenance import compact_delta, remove_stale_spools, remove_stale_staging
+from ...core.storage.rollup_store import RollupStore
 from ..jobs import recheck_job
 from ..partitions import RANGE_END_TAG, RANGE_START_TAG, ledger_ranges
 from ..warehouse import WarehouseResource
@@ -65,13 +66,16 @@ def daily_recheck(
 def maintain_storage(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> dict:
     location = open_location(warehouse.storage_uri)
     summary: dict = {}
-    for table, fmt in TABLE_FORMATS.items():
+    for table, fmt in {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}.items():
         if fmt == "delta":
             store = warehouse.store(table)
             assert isinstance(store, DeltaPartitionStore)
             rep = compact_delta(store, VACUUM_RETENTION_HOURS)
             summary[table] = rep.__dict__
             context.log.info(f"delta {table}: {rep.__dict__}")
+    for table in ROLLUP_TABLES:
+        summary[table] = RollupStore(location, table).maintain(VACUUM_RETENTION_HOURS)
+        context.log.info(f"delta {table}: {summary[table]}")
     summary["stale_staging_removed"] = remove_stale_staging(location, STALE_SECONDS)
     summary["stale_spools_removed"] = remove_stale_spools(STALE_SECONDS)
     context.add_output_metadata({k: str(v) for k, v in summary.items()})

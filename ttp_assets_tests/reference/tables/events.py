@@ -81,7 +81,7 @@ def event_rows(events: list[TokenEvent], derivation: str) -> Iterator[dict[str, 
             "contract_id": ev.contract_address,
             "amount_raw": str(ev.amount),
             "amount": Decimal(ev.amount) if abs(ev.amount) <= _DECIMAL_MAX else None,
-            "amount_units": float(Decimal(ev.amount) / UNITS),
+            "amount_units": float(Decimal(ev.amount) / UNITS) if a else None,
             "derivation": derivation,
         }
         row.update(_muxed_columns(ev))
