@@ -59,25 +59,38 @@ def preflight(settings, network, first: int, last: int) -> None:  # type: ignore
         )
 
 
-def print_summary(summary) -> int:  # type: ignore[no-untyped-def]
-    print(f"\n{'asset':<16}{'partitions':>11}{'rows':>12}{'bytes':>14}")
+def print_summary(summaries, what: str = "") -> int:  # type: ignore[no-untyped-def]
+    """The rows written per asset, the checks, the errors; 0 when every run and check passed."""
+    if not isinstance(summaries, list):
+        summaries = [summaries]
     order = {name: i for i, name in enumerate(SUMMARY_ASSET_ORDER)}
-    for name in sorted(summary.totals, key=lambda n: (order.get(n, len(order)), n)):
-        p, r, b = summary.totals[name]
-        print(f"{name:<16}{p:>11}{r:>12}{b:>14}")
-    total = summary.checks_passed + len(summary.checks_failed)
+    totals = {name: t for s in summaries for name, t in s.totals.items()}
+    width = max([16, *(len(n) + 2 for n in totals)])
+    title = f"{what} asset" if what else "asset"
+    print(f"\n{title:<{width}}{'partitions':>11}{'rows':>12}{'bytes':>14}")
+    for name in sorted(totals, key=lambda n: (order.get(n, len(order)), n)):
+        p, r, b = totals[name]
+        print(f"{name:<{width}}{p:>11}{r:>12}{b:>14}")
+    passed = sum(s.checks_passed for s in summaries)
+    failed = [name for s in summaries for name in s.checks_failed]
+    total = passed + len(failed)
     if total:
-        print(f"\nchecks: {summary.checks_passed}/{total} passed")
+        print(f"\n{what + ' ' if what else ''}checks: {passed}/{total} passed")
     else:
-        print("\nchecks: none ran (the run failed before them)")
-    for name in summary.checks_failed:
+        print(f"\n{what + ' ' if what else ''}checks: none ran (the run failed before them)")
+    for name in failed:
         print(f"  FAILED {name}")
-    for err in summary.errors:
-        print(f"step {err}")
-    if not summary.success:
+    for s in summaries:
+        for err in s.errors:
+            print(f"step {err}")
+    if not all(s.success for s in summaries):
         return 1
-    print(f"run {summary.run_id} succeeded; see it with: bash scripts/dev.sh")
-    return 1 if summary.checks_failed else 0
+    runs = ", ".join(s.run_id for s in summaries)
+    print(
+        f"{'run' if len(summaries) == 1 else 'runs'} {runs} succeeded; see it with: "
+        "bash scripts/dev.sh"
+    )
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from .core.storage.manifest import StorageMismatchError, check_storage
     from .defs.partitions import register_ranges
     from .hints import next_step
-    from .runner import execute_keys, open_instance
+    from .runner import execute_analytics, execute_keys, open_instance
     from .settings import Settings
 
     settings = Settings.from_env()
@@ -134,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     # was requested (stored incomplete, with their coverage), so a lake starting or ending
     # inside a partition is no obstacle.
     code = print_summary(execute_keys(instance, settings, keys, through=last, start=first))
+    if code == 0:
+        code = print_summary(execute_analytics(instance, settings, keys), "analytics")
     return code or serve_back(settings.storage_uri)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from .definitions import ALL_ASSETS_JOB, build_definitions
+from .defs.jobs import ANALYTICS_PARTIALS_JOB, ANALYTICS_ROLLUPS_JOB
 from .defs.partitions import FROM_LEDGER_TAG, RANGE_END_TAG, RANGE_START_TAG, THROUGH_LEDGER_TAG
 from .settings import Settings
 
@@ -144,14 +145,39 @@ def execute_keys(
     return summarize(result, keys)
 
 
+def execute_analytics(
+    instance: dg.DagsterInstance, settings: Settings, keys: list[str], log_level: str = "INFO"
+) -> list[RunSummary]:
+    """The analytics of ``keys`` (stored in every ledger table): their partials in one ranged
+    run, then the rollups of the hours and days they touch. What automation does in the
+    daemon, here in process for the main job."""
+    defs = build_definitions(settings)
+    common = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    partials = defs.resolve_job_def(ANALYTICS_PARTIALS_JOB).execute_in_process(
+        instance=instance,
+        run_config=config,
+        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1], **common},
+        raise_on_error=False,
+    )
+    out = [summarize(partials, keys)]
+    if partials.success:
+        rollups = defs.resolve_job_def(ANALYTICS_ROLLUPS_JOB).execute_in_process(
+            instance=instance, run_config=config, tags=common, raise_on_error=False
+        )
+        out.append(summarize(rollups, keys))
+    return out
+
+
 def summarize(result: dg.ExecuteInProcessResult, keys: list[str]) -> RunSummary:
     totals: dict[str, list[int]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.materialization
         t = totals.setdefault(mat.asset_key.to_user_string(), [0, 0, 0])
         t[0] += 1
-        t[1] += int(mat.metadata["dagster/row_count"].value)
-        t[2] += int(mat.metadata["bytes"].value)
+        for i, name in ((1, "dagster/row_count"), (2, "bytes")):
+            if name in mat.metadata:
+                t[i] += int(mat.metadata[name].value)
     evaluations = result.get_asset_check_evaluations()
     failed = [f"{e.asset_key.to_user_string()}.{e.check_name}" for e in evaluations if not e.passed]
     errors = []

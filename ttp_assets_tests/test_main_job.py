@@ -46,8 +46,14 @@ def test_main_job_materializes_and_summarizes(tmp_path: Path) -> None:
     assert "checks: " in out and "FAILED" not in out
     # The run is in the persistent instance, where `dagster dev` shows it.
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
-    runs = instance.get_runs()
-    assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
+    runs = instance.get_runs()  # newest first: the ledger assets, then their analytics
+    assert [r.job_name for r in reversed(runs)] == [
+        "ttp_all_assets",
+        "ttp_analytics_partials",
+        "ttp_analytics_rollups",
+    ]
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert "analytics checks: 3/3 passed" in out
     assert instance.get_dynamic_partitions("ledger_ranges") == ["0053312000-0053312999"]
     files = sorted(
         p.relative_to(tmp_path / "data").as_posix() for p in (tmp_path / "data").rglob("*.parquet")
