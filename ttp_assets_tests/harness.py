@@ -14,6 +14,7 @@ from ttp_assets.core.storage.catalog import open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.parquet_store import ParquetPartitionStore
 from ttp_assets.definitions import ALL_ASSETS_JOB, build_definitions
+from ttp_assets.defs.jobs import FRESHNESS_CHECK
 from ttp_assets.defs.partitions import (
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -71,7 +72,11 @@ def run_checks_only(
     settings: Settings, keys: list[str], *assets: str, instance: dg.DagsterInstance | None = None
 ) -> dg.ExecuteInProcessResult:
     """Run only the asset checks of ``assets`` over the stored partitions ``keys``."""
-    job = dg.define_asset_job("checks_only", selection=dg.AssetSelection.checks_for_assets(*assets))
+    # The partitions' checks, as the recheck job runs them (not the table-wide freshness check).
+    selection = dg.AssetSelection.checks_for_assets(*assets) - dg.AssetSelection.checks(
+        FRESHNESS_CHECK
+    )
+    job = dg.define_asset_job("checks_only", selection=selection)
     defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
     instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("ledger_ranges", keys)
