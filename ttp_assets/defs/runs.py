@@ -79,8 +79,15 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
+# Assets derived from raw_ledgers follow it: a partition of raw_ledgers materialized on its
+# own (a UI re-materialization, a repair) is followed by the tables derived from it, through
+# Dagster's automation sensor, without a hand-made run request. Runs of the whole graph (the
+# live tail, backfills) materialize them together, which leaves nothing for the condition.
+FOLLOWS_RAW = dg.AutomationCondition.eager()
+
+
 def table_outs(tables: dict[str, pa.Schema], group: str) -> dict[str, dg.AssetOut]:
-    """The outputs of a multi-asset writing these tables, each to its own table format."""
+    """The outputs of a multi-asset derived from raw_ledgers, each in its own table format."""
     return {
         name: dg.AssetOut(
             io_manager_key=io_manager_key(name),
@@ -89,6 +96,7 @@ def table_outs(tables: dict[str, pa.Schema], group: str) -> dict[str, dg.AssetOu
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},
             code_version=code_version(schema),
+            automation_condition=FOLLOWS_RAW,
         )
         for name, schema in tables.items()
     }
