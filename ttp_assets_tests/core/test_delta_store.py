@@ -16,8 +16,13 @@ import pytest
 from deltalake import DeltaTable
 
 from ttp_assets.core import schemas
-from ttp_assets.core.storage.delta_store import DeltaPartitionStore, PartitionWrite
+from ttp_assets.core.storage.delta_store import (
+    CHECKPOINT_INTERVAL,
+    DeltaPartitionStore,
+    PartitionWrite,
+)
 from ttp_assets.core.storage.location import open_location
+from ttp_assets.core.storage.maintenance import compact_delta
 from ttp_assets_tests.shared_data import REPO_ROOT
 
 K1, K2, K3 = "0000001000-0000001999", "0000002000-0000002999", "0000003000-0000003999"
@@ -257,3 +262,28 @@ def test_decimal_amounts_are_exact() -> None:
     assert big_row["amount"] is None and big_row["amount_raw"] == str(10**38 + 5)
     assert small_row["amount"] == Decimal(-123) and small_row["amount_units"] == -0.0000123
     assert big_row["event_id"] != small_row["event_id"]
+
+
+def test_the_log_is_checkpointed_every_few_commits(tmp_path: Path) -> None:
+    """A tail commits every 30 s: the log since the last checkpoint stays short."""
+    s = store(tmp_path)
+    for i in range(2 * CHECKPOINT_INTERVAL + 1):
+        write(s, K1, [rows(1, 1000 + i)])
+    log = tmp_path / "balance_changes" / "_delta_log"
+    checkpoints = sorted(p.name for p in log.glob("*.checkpoint.parquet"))
+    assert [int(n.split(".")[0]) for n in checkpoints] == [
+        CHECKPOINT_INTERVAL - 1,
+        2 * CHECKPOINT_INTERVAL - 1,
+    ]
+    assert pa.Table.from_batches(list(s.batches(K1))).num_rows == 1
+
+
+def test_maintenance_gives_older_tables_the_checkpoint_interval(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    DeltaTable.create(s.uri, s.physical, partition_by=["partition_key"])  # as before the setting
+    write(s, K1, [rows(2, 1000)])
+    assert "delta.checkpointInterval" not in DeltaTable(s.uri).metadata().configuration
+    compact_delta(s, retention_hours=0)
+    table = DeltaTable(s.uri)
+    assert table.metadata().configuration["delta.checkpointInterval"] == str(CHECKPOINT_INTERVAL)
+    assert pa.Table.from_batches(list(s.batches(K1))).num_rows == 2

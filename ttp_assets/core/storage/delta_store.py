@@ -70,6 +70,13 @@ COMMIT_ATTEMPTS = 8
 COMMIT_BACKOFF_S = 0.02
 
 
+# Every commit replays the log since the last checkpoint: a live tail commits every 30 s, so
+# with Delta's default of a checkpoint per 100 commits the commit time grows between them
+# (measured: 15 -> 55 ms over 100 small commits; with 10, about 30 ms at 130 commits).
+CHECKPOINT_INTERVAL = 10
+TABLE_PROPERTIES = {"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)}
+
+
 def _delta_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_uint8(t):
         return pa.int16()
@@ -143,6 +150,7 @@ class DeltaPartitionStore:
                 mode="ignore",
                 partition_by=[PARTITION_COLUMN],
                 storage_options=self.storage_options,
+                configuration=TABLE_PROPERTIES,
             )
 
     def _data_file(self, key: str, batches: Iterable[pa.RecordBatch]) -> AddAction | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 
 from .catalog import TABLE_FORMATS
-from .delta_store import DeltaPartitionStore, PartitionWrite
+from .delta_store import TABLE_PROPERTIES, DeltaPartitionStore, PartitionWrite
 from .location import Location
 from .parquet_store import STAGING
 from .spool import spool_root
@@ -49,6 +49,10 @@ def compact_delta(store: DeltaPartitionStore, retention_hours: int) -> Maintenan
             store.write([PartitionWrite(key, lambda k=key: store.batches(k), meta)])
             report.partitions_compacted += 1
     table = store._table()
+    # Tables created before the interval was set get it here, once.
+    properties = table.metadata().configuration
+    if any(properties.get(k) != v for k, v in TABLE_PROPERTIES.items()):
+        table.alter.set_table_properties(TABLE_PROPERTIES)
     table.create_checkpoint()
     report.vacuumed = len(
         table.vacuum(
