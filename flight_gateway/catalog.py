@@ -2,10 +2,13 @@
 
 Only committed data is visible:
 
-- **Parquet** tables: a partition is its final file ``<asset>/<key>.parquet`` (staging files are
-  never listed). Files are replaced by an atomic rename (local) or copy (S3), and a reader opens
-  each file once, so a partition is served from one committed version. Footers (rows, ``ttp.*``
-  coverage) are cached per file version (modification time and size).
+- **Parquet** tables: a closed partition is its file ``<asset>/<key>.parquet``; an open one (at
+  the tip, still filling up) is the segments its manifest ``<asset>/_open/<key>.json`` names
+  (``core.storage.parquet_store``); the closed file wins when both exist. Staging files are never
+  listed. Files and manifests are replaced by an atomic rename (local) or copy (S3), segments are
+  immutable, and a request resolves a partition's files once, so a partition is served from one
+  committed version. Footers and manifests (rows, ``ttp.*`` coverage) are cached per file
+  version (modification time and size).
 - **Delta** tables: a partition is committed once its ``_ttp_partitions/<key>.json`` record
   exists; its rows come from one table *version* (a snapshot): a request pins the latest version
   when it starts and reads only that version's files, so a commit landing meanwhile is never
@@ -19,6 +22,7 @@ from a request: a request is matched against them before any path is built.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -39,7 +43,7 @@ from ttp_assets.core.ledger_ranges import FIRST_LEDGER, LedgerRange, parse_key
 from ttp_assets.core.storage.catalog import TABLE_FORMATS
 from ttp_assets.core.storage.delta_store import COVERAGE_DIR, PARTITION_COLUMN
 from ttp_assets.core.storage.location import Location
-from ttp_assets.core.storage.parquet_store import SUFFIX
+from ttp_assets.core.storage.parquet_store import MANIFEST_SUFFIX, OPEN_DIR, SUFFIX, Manifest
 
 from .errors import InvalidArgument, NotFound
 from .tickets import Request, filter_expression, projected_schema
@@ -60,6 +64,9 @@ class PartitionInfo:
     stored_bytes: int
     version: str  # Parquet: file modification time (ns); Delta: table version read
     stamp: tuple[int, int] = field(default=(0, 0), compare=False)  # (mtime ns, size) listed
+    # An open Parquet partition's segments (paths relative to the asset's folder, in ledger
+    # order); empty for a closed partition (``<key>.parquet``) and for Delta.
+    files: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def range(self) -> LedgerRange:
@@ -257,30 +264,49 @@ class Catalog:
 
     # -- Parquet -----------------------------------------------------------------------------
     def _parquet_view(self, asset: str) -> AssetView:
-        fs = self.location.fs
-        sel = pafs.FileSelector(self.location.path(asset), allow_not_found=True)
-        listed: dict[str, tuple[int, int]] = {}
-        for info in fs.get_file_info(sel):
-            name = info.base_name
-            if info.type != pafs.FileType.File or not name.endswith(SUFFIX):
-                continue
-            key = name[: -len(SUFFIX)]
-            if _valid_key(key):
-                listed[key] = (info.mtime_ns or 0, info.size or 0)
+        listed = self._list(self.location.path(asset), SUFFIX)
+        manifests = self._list(self.location.path(asset, OPEN_DIR), MANIFEST_SUFFIX)
+        opened = {k: v for k, v in manifests.items() if k not in listed}  # closed wins
         with self._lock:
-            known = {k: self._footers.get((asset, k)) for k in listed}
-        stale = [k for k, p in known.items() if p is None or p.stamp != listed[k]]
+            known = {k: self._footers.get((asset, k)) for k in (*listed, *opened)}
+        stale = [k for k in listed if _stale(known[k], listed[k])]
         if stale:
             for info in self._read_footers(asset, {k: listed[k] for k in stale}):
                 known[info.key] = info
+        for key, stamp in opened.items():
+            if _stale(known[key], stamp) or not known[key].files:  # type: ignore[union-attr]
+                known[key] = self._read_manifest(asset, key, stamp)
         with self._lock:
             for k, p in known.items():
                 if p is not None:
                     self._footers[(asset, k)] = p
-            for k in [k for (a, k) in self._footers if a == asset and k not in listed]:
+            for k in [k for (a, k) in self._footers if a == asset and k not in known]:
                 del self._footers[(asset, k)]
-        parts = {k: known[k] for k in sorted(listed) if known[k] is not None}
+        parts = {k: known[k] for k in sorted(known) if known[k] is not None}
         return AssetView(asset, "parquet", self.schemas[asset], parts)  # type: ignore[arg-type]
+
+    def _list(self, folder: str, suffix: str) -> dict[str, tuple[int, int]]:
+        """Partition keys of the files named ``<key><suffix>`` in ``folder``, with stamps."""
+        listed: dict[str, tuple[int, int]] = {}
+        sel = pafs.FileSelector(folder, allow_not_found=True)
+        for info in self.location.fs.get_file_info(sel):
+            name = info.base_name
+            if info.type != pafs.FileType.File or not name.endswith(suffix):
+                continue
+            key = name[: -len(suffix)]
+            if _valid_key(key):
+                listed[key] = (info.mtime_ns or 0, info.size or 0)
+        return listed
+
+    def _read_manifest(self, asset: str, key: str, stamp: tuple[int, int]) -> PartitionInfo | None:
+        path = self.location.path(asset, OPEN_DIR, key + MANIFEST_SUFFIX)
+        try:
+            with self.location.fs.open_input_stream(path, compression=None) as f:
+                manifest = Manifest.parse(f.read(), path)
+        except FileNotFoundError:
+            return None  # closed (or removed) since the listing
+        info = _info(key, manifest.metadata, manifest.rows, manifest.bytes, str(stamp[0]), stamp)
+        return dataclasses.replace(info, files=tuple(s.path for s in manifest.segments))
 
     def _read_footers(self, asset: str, stamps: dict[str, tuple[int, int]]) -> list[PartitionInfo]:
         def one(key: str) -> PartitionInfo | None:
@@ -421,6 +447,10 @@ def _info(
     last = _int(meta.get("ttp.last_ledger"), r.end)
     complete = meta.get("ttp.complete", "true") == "true"
     return PartitionInfo(key, first, last, complete, rows, size, version, stamp)
+
+
+def _stale(info: PartitionInfo | None, stamp: tuple[int, int]) -> bool:
+    return info is None or info.stamp != stamp
 
 
 def _int(v: str | None, default: int) -> int:

@@ -144,6 +144,11 @@ def _scan(plan: Plan, part: PartRead, batch_rows: int) -> Iterator[pa.RecordBatc
         yield from _scan_delta(plan, part, where, batch_rows)
         return
     location = plan.location
+    if part.info.files:  # an open partition: its segments, immutable, in ledger order
+        paths = [location.path(view.asset, f) for f in part.info.files]
+        dataset = ds.dataset(paths, format="parquet", filesystem=location.fs, schema=view.schema)
+        yield from _reader(dataset, list(plan.schema.names), where, batch_rows)
+        return
     path = location.path(view.asset, part.info.key + SUFFIX)
     before = None if location.is_local else _stamp(location.fs, path)
     dataset = ds.dataset(path, format="parquet", filesystem=location.fs, schema=view.schema)

@@ -135,21 +135,21 @@ def test_an_open_partition_is_served_as_far_as_it_is_committed(tmp_path: Path) -
             client.do_get(
                 fl.Ticket(f"ttp_events:{TESTNET_FIRST}:{through + 5}".encode()), opt
             ).read_all()
-        # The partition grows (an incremental run appends the new ledgers); the gateway serves
-        # it whole, in ledger order, equal to what the store holds.
-        grown = materialize(
-            settings,
-            TESTNET_FIRST,
-            TESTNET_FIRST + 31,
-            through=TESTNET_FIRST + 31,
-            instance=instance,
-        )
-        assert grown.success, failure_messages(grown)
-        for asset in ("ttp_events", "balance_changes", "transactions", "raw_ledgers"):
-            served = client.do_get(ticket(asset=asset), opt).read_all()
-            assert served.equals(stored(settings, asset)), asset
-            seq = served.column("ledger_sequence").to_pylist()
-            assert seq == sorted(seq) and seq[-1] == TESTNET_FIRST + 31
+        # The partition grows (an incremental run appends the new ledgers as a new segment or
+        # Delta file), then completes (one compacted file); the gateway serves it whole, in
+        # ledger order, equal to what the store holds, each time.
+        raw_store = open_store(open_location(settings.storage_uri), "raw_ledgers")
+        for grown_to, files in ((TESTNET_FIRST + 20, 2), (TESTNET_FIRST + 31, 1)):
+            grown = materialize(
+                settings, TESTNET_FIRST, grown_to, through=grown_to, instance=instance
+            )
+            assert grown.success, failure_messages(grown)
+            assert len(raw_store.files(key)) == files  # type: ignore[attr-defined]
+            for asset in ("ttp_events", "balance_changes", "transactions", "raw_ledgers"):
+                served = client.do_get(ticket(asset=asset), opt).read_all()
+                assert served.equals(stored(settings, asset)), asset
+                seq = served.column("ledger_sequence").to_pylist()
+                assert seq == sorted(seq) and seq[-1] == grown_to
         ranged = client.do_get(
             fl.Ticket(f"ttp_events:{through - 2}:{through + 3}".encode()), opt
         ).read_all()

@@ -11,8 +11,11 @@ pyarrow as a new Parquet file (in the order given, which is ledger order), and o
 removes the partitions' current files and adds the new ones. Readers see the previous version
 until the commit lands; a writer killed midway leaves only files no version references (vacuum
 removes them). delta-rs's own writer is not used for data because it does not keep row order.
-An incremental write (``keep_through``) rewrites the partition as the stored rows up to that
-ledger followed by the new ones, exactly like the Parquet store.
+An incremental write (``keep_through``) of a partition that stays open only *adds* a file with
+the new ledgers' rows: the stored files are not rewritten, so a live tick's work and bytes are
+those of its new ledgers. The write that completes the partition compacts it once: the stored
+rows up to the base and the new ones become one file, replacing all the others (as the Parquet
+store does with its open segments).
 
 Runs on other partitions commit concurrently (delta-rs rebases commits that touch other files);
 two runs replacing the same partition conflict on the files they both remove, and the loser
@@ -213,19 +216,20 @@ class DeltaPartitionStore:
             table = self._ensure_table()
             current = self._files(table, set(keys))
             adds: list[AddAction] = []
+            removed: list[_DataFile] = []
             try:
                 for p in parts:
-                    rows: Iterable[pa.RecordBatch] = p.batches()
-                    if p.keep_through is not None:
-                        kept = ds.field("ledger_sequence") <= p.keep_through
-                        rows = itertools.chain(self._read(table, p.key, None, 65536, kept), rows)
-                    add = self._data_file(p.key, rows)
-                    if add is not None:
-                        adds.append(add)
+                    stored = [f for f in current if f.key == p.key]
+                    gone, sources = self._plan_part(p, stored)
+                    removed.extend(gone)
+                    for rows in sources:
+                        add = self._data_file(p.key, rows)
+                        if add is not None:
+                            adds.append(add)
                 now = int(time.time() * 1000)
                 removes = [
                     RemoveAction(f.path, True, now, f.size, {PARTITION_COLUMN: f.key})
-                    for f in current
+                    for f in removed
                 ]
                 table.create_write_transaction(
                     [*removes, *adds],
@@ -276,6 +280,27 @@ class DeltaPartitionStore:
             extra={"table": self.table, "partitions": keys, "version": version},
         )
         return DeltaCommit(version, counts, sizes)
+
+    def _plan_part(
+        self, part: PartitionWrite, stored: list[_DataFile]
+    ) -> tuple[list[_DataFile], list[Iterable[pa.RecordBatch]]]:
+        """Which of a partition's files the commit removes, and the rows of each file it adds.
+
+        An update of a partition that stays open appends: files up to the base stay as they
+        are, and only a file reaching past the base (an output that got ahead of a sibling's)
+        is rewritten, cut back to the base. Any other write replaces the partition with one
+        file: a full write, or the update that completes it (its one compaction).
+        """
+        base = part.keep_through
+        if base is None:
+            return stored, [part.batches()]
+        kept = ds.field("ledger_sequence") <= base
+        if part.metadata.get("ttp.complete") != "false":
+            prefix = self._read_files(sorted(stored, key=_first), None, 65536, kept)
+            return stored, [itertools.chain(prefix, part.batches())]
+        gone = [f for f in stored if f.last_ledger is None or f.last_ledger > base]
+        heads = sorted((f for f in gone if f.first_ledger <= base), key=_first)
+        return gone, [*(self._read_files([f], None, 65536, kept) for f in heads), part.batches()]
 
     def delete(self, key: str) -> None:
         """Remove partition ``key``: one commit removing its data files, then its coverage
@@ -376,10 +401,19 @@ class DeltaPartitionStore:
         filter: ds.Expression | None,
     ) -> Iterator[pa.RecordBatch]:
         # The files of the partition, straight from the log, read one after the other by their
-        # first ledger (a partition is normally one file written in ledger order). delta-rs's
-        # to_pyarrow_dataset is not used here: it turns file statistics into guard expressions
-        # that can exclude a file from a filtered scan.
-        files = sorted(self._files(table, {key}), key=lambda f: f.first_ledger)
+        # first ledger (each file is a contiguous run of ledgers: one commit's rows, in order).
+        # delta-rs's to_pyarrow_dataset is not used here: it turns file statistics into guard
+        # expressions that can exclude a file from a filtered scan.
+        files = sorted(self._files(table, {key}), key=_first)
+        return self._read_files(files, columns, batch_size, filter)
+
+    def _read_files(
+        self,
+        files: list[_DataFile],
+        columns: list[str] | None,
+        batch_size: int,
+        filter: ds.Expression | None,
+    ) -> Iterator[pa.RecordBatch]:
         data_schema = self.physical.remove(self.physical.get_field_index(PARTITION_COLUMN))
         cols = columns or self.schema.names
         target = pa.schema([self.schema.field(c) for c in cols])
@@ -411,16 +445,17 @@ class DeltaPartitionStore:
             return [None] * actions.num_rows
 
         out = []
-        for path, key, size, first, rows in zip(
+        for path, key, size, first, last, rows in zip(
             actions.column("path").to_pylist(),
             actions.column(f"partition.{PARTITION_COLUMN}").to_pylist(),
             actions.column("size_bytes").to_pylist(),
             column("min.ledger_sequence"),
+            column("max.ledger_sequence"),
             column("num_records"),
             strict=True,
         ):
             if keys is None or key in keys:
-                out.append(_DataFile(path, key, size, first or 0, rows or 0))
+                out.append(_DataFile(path, key, size, first or 0, last, rows or 0))
         return out
 
     def row_counts(self) -> dict[str, int]:
@@ -454,7 +489,12 @@ class _DataFile:
     key: str
     size: int
     first_ledger: int
+    last_ledger: int | None  # None: the file has no statistics for it
     rows: int
+
+
+def _first(f: _DataFile) -> int:
+    return f.first_ledger
 
 
 class _FileStats:

@@ -1,11 +1,12 @@
 """Keeping storage tidy: Delta compaction, checkpoints and vacuum; stale staging and spools.
 
-The live tail commits an open partition every tick: each commit replaces the partition's file,
-so superseded files and log entries pile up. A checkpoint makes the log fast to load, and
-vacuum removes the files no version within the retention needs (readers of those versions
-keep working). A partition is one file by construction; should one ever hold several, it is
-rewritten as one through the store (delta-rs's ``optimize.compact`` would merge files in no
-particular row order, and partitions promise rows in ledger order).
+The live tail commits an open partition every tick, adding a file each time, and compacts it
+when it closes, so superseded files and log entries pile up. A checkpoint makes the log fast to
+load, and vacuum removes the files no version within the retention needs (readers of those
+versions keep working). A partition holding several files (an open one, or one a crash left
+uncompacted) is rewritten as one through the store (delta-rs's ``optimize.compact`` would merge
+files in no particular row order, and partitions promise rows in ledger order). Parquet tables
+lose their unreferenced open-partition segments (the stores also sweep them on every write).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
+from ..schemas import schema_for
 from .catalog import TABLE_FORMATS
 from .delta_store import TABLE_PROPERTIES, DeltaPartitionStore, PartitionWrite
 from .location import Location
-from .parquet_store import STAGING
+from .parquet_store import STAGING, ParquetPartitionStore
 from .spool import spool_root
 
 
@@ -78,6 +80,15 @@ def remove_stale_staging(location: Location, older_than_s: float) -> int:
                 location.fs.delete_file(info.path)
                 removed += 1
     return removed
+
+
+def sweep_segments(location: Location, grace_s: float) -> int:
+    """Open-partition segments of the Parquet tables that no manifest names any more."""
+    return sum(
+        ParquetPartitionStore(location, table, schema_for(table)).sweep(grace_s)
+        for table, fmt in TABLE_FORMATS.items()
+        if fmt == "parquet"
+    )
 
 
 def remove_stale_spools(older_than_s: float) -> int:

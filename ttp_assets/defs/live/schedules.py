@@ -13,7 +13,13 @@ from ...core.ledger_ranges import parse_key
 from ...core.storage.catalog import ANALYTICS_PARTIAL_FORMATS, ROLLUP_TABLES, TABLE_FORMATS
 from ...core.storage.delta_store import DeltaPartitionStore
 from ...core.storage.location import open_location
-from ...core.storage.maintenance import compact_delta, remove_stale_spools, remove_stale_staging
+from ...core.storage.maintenance import (
+    compact_delta,
+    remove_stale_spools,
+    remove_stale_staging,
+    sweep_segments,
+)
+from ...core.storage.parquet_store import SEGMENT_GRACE_S
 from ...core.storage.rollup_store import RollupStore
 from ..jobs import recheck_job
 from ..partitions import RANGE_END_TAG, RANGE_START_TAG, ledger_ranges
@@ -77,6 +83,7 @@ def maintain_storage(context: dg.OpExecutionContext, warehouse: WarehouseResourc
         summary[table] = RollupStore(location, table).maintain(VACUUM_RETENTION_HOURS)
         context.log.info(f"delta {table}: {summary[table]}")
     summary["stale_staging_removed"] = remove_stale_staging(location, STALE_SECONDS)
+    summary["segments_removed"] = sweep_segments(location, SEGMENT_GRACE_S)
     summary["stale_spools_removed"] = remove_stale_spools(STALE_SECONDS)
     context.add_output_metadata({k: str(v) for k, v in summary.items()})
     return summary
