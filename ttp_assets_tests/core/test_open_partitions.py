@@ -128,9 +128,7 @@ def test_parquet_closed_partition_rebuilt_as_open(
     s.write(KEY, txs.to_batches(), meta(LAST))
     assert read(s).equals(txs)
     s.write(KEY, ledgers(txs, TESTNET_FIRST, A).to_batches(), meta(A))
-    assert s.files(KEY)[0].startswith(OPEN_DIR) and read(s).equals(
-        ledgers(txs, TESTNET_FIRST, A)
-    )
+    assert s.files(KEY)[0].startswith(OPEN_DIR) and read(s).equals(ledgers(txs, TESTNET_FIRST, A))
     assert not (tmp_path / "transactions" / f"{KEY}.parquet").exists()
     # Continuing appends to it; closing compacts it again.
     s.write(KEY, ledgers(txs, A + 1, LAST).to_batches(), meta(LAST), keep_through=A)
