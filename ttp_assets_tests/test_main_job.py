@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 
+from ttp_assets.core.storage.catalog import open_store
+from ttp_assets.core.storage.location import open_location
 from ttp_assets_tests.shared_data import REPO_ROOT, lake_dir
 
 
@@ -55,10 +56,10 @@ def test_main_job_materializes_and_summarizes(tmp_path: Path) -> None:
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     assert "analytics checks: 3/3 passed" in out
     assert instance.get_dynamic_partitions("ledger_ranges") == ["0053312000-0053312999"]
-    files = sorted(
-        p.relative_to(tmp_path / "data").as_posix() for p in (tmp_path / "data").rglob("*.parquet")
-    )
-    assert "raw_ledgers/0053312000-0053312999.parquet" in files
+    # The offline lake holds part of the partition: it is stored open (see "Storage").
+    raw = open_store(open_location(str(tmp_path / "data")), "raw_ledgers")
+    assert raw.committed_keys() == ["0053312000-0053312999"]
+    assert raw.file_metadata("0053312000-0053312999")["ttp.complete"] == "false"
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
@@ -150,14 +151,14 @@ def test_a_lake_starting_inside_a_partition_gives_the_ledgers_it_has(tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "checks: 6/6 passed" in proc.stdout
     key = "0001410000-0001410999"
-    raw = pq.ParquetFile(tmp_path / "data" / "raw_ledgers" / f"{key}.parquet")
-    meta = {k.decode(): v.decode() for k, v in raw.schema_arrow.metadata.items()}
+    raw = open_store(open_location(str(tmp_path / "data")), "raw_ledgers")
+    meta = raw.file_metadata(key)
     assert (meta["ttp.first_ledger"], meta["ttp.last_ledger"], meta["ttp.complete"]) == (
         "1410048",
         "1410207",
         "false",
     )
-    seqs = raw.read(columns=["ledger_sequence"]).column(0).to_pylist()
+    seqs = [s for b in raw.batches(key, ["ledger_sequence"]) for s in b.column(0).to_pylist()]
     assert seqs == list(range(1410048, 1410208))
     status = subprocess.run(
         [sys.executable, "-m", "ttp_assets.cli", "status", "1410048", "1410207"],

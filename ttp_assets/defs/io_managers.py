@@ -153,6 +153,7 @@ class ParquetIOManager(_PartitionedIOManager):
     ) -> dict[str, tuple[str, int]]:
         assert isinstance(store, ParquetPartitionStore)
         written = {}
+        added = 0
         for key, part in obj.items():
             res = store.write(
                 key,
@@ -162,7 +163,11 @@ class ParquetIOManager(_PartitionedIOManager):
             )
             part.stats.rows = res.rows
             written[key] = (res.path, res.bytes)
+            added += res.written
             part.discard()
+        # What this run wrote (an open partition's new segment, or whole files), next to
+        # ``run_bytes``, what its partitions now take.
+        context.add_output_metadata({"run_bytes_written": added})
         return written
 
 

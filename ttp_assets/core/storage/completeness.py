@@ -32,19 +32,27 @@ class PartitionState:
         return f"{self.key}: " + ", ".join(f"{t} {why}" for t, why in sorted(self.gaps.items()))
 
 
+# Up to this many keys, each is looked up on its own instead of listing every table (the live
+# sensor asks about its recent window on every tick; a full table lists every partition).
+LOOKUP_KEYS = 32
+
+
 def partition_states(location: Location, keys: list[str]) -> dict[str, PartitionState]:
-    """The state of each of ``keys`` across every table (one listing per table, then one
-    footer or coverage record read per stored partition asked about)."""
+    """The state of each of ``keys`` across every table: one footer or coverage record read per
+    stored partition asked about (after one listing per table, for many keys)."""
     states = {k: PartitionState(k) for k in keys}
     wanted = set(keys)
     for table in TABLE_FORMATS:
         store = open_store(location, table)
-        stored = wanted.intersection(store.committed_keys())
+        stored = wanted if len(keys) <= LOOKUP_KEYS else wanted & set(store.committed_keys())
         for key in keys:
-            if key not in stored:
+            try:
+                meta = store.file_metadata(key) if key in stored else None
+            except FileNotFoundError:
+                meta = None
+            if meta is None:
                 states[key].gaps[table] = "missing"
                 continue
-            meta = store.file_metadata(key)
             rng = parse_key(key)
             first, last = meta.get("ttp.first_ledger"), meta.get("ttp.last_ledger")
             if meta.get("ttp.complete") != "true":

@@ -130,15 +130,17 @@ def ledger_tail(
     first = state.get("first") if state else None
     first = cursor + 1 if first is None else first
     planned = set(plan.keys) if plan else set()
+    # Closed partitions once found complete (with their checks passed) are not looked at again:
+    # each tick reads the storage records of the others only.
+    window = window_keys(first, cursor, width)
+    verified = set((state or {}).get("verified", []))
+    short = short_behind(
+        context.instance, location, [k for k in window if k not in verified], cursor
+    )
+    verified = {k for k in window if parse_key(k).end <= cursor and k not in short}
     repairs, given_up, attempts = plan_repairs(
         cursor,
-        {
-            k: why
-            for k, why in short_behind(
-                context.instance, location, window_keys(first, cursor, width), cursor
-            ).items()
-            if k not in planned
-        },
+        {k: why for k, why in short.items() if k not in planned},
         live_run_keys(context.instance),
         (state or {}).get("repairs", {}),
         live.repair_attempts,
@@ -172,7 +174,15 @@ def ledger_tail(
         )
     for note in notes:
         context.log.warning(note)
-    next_cursor = json.dumps({"last": last, "tip": tip, "first": first, "repairs": attempts})
+    next_cursor = json.dumps(
+        {
+            "last": last,
+            "tip": tip,
+            "first": first,
+            "repairs": attempts,
+            "verified": sorted(verified),
+        }
+    )
     if not requests:
         reason = f"no new ledgers: the tip is {tip}, runs are requested through {cursor}"
         return dg.SensorResult(
