@@ -5,21 +5,27 @@ A request names one asset and, optionally, which part of it, which columns and w
     {"asset": "ttp_events",
      "ledgers": [1410048, 1410099],              # inclusive ledger range, or
      "partitions": ["0001410048-0001410079"],    # a set of partition keys (not both)
+     "closed_at": ["2022-03-01T12:00:00Z", "now-1h"],  # a time window [from, to)
      "columns": ["ledger_sequence", "event_type", "from", "to", "amount_raw"],
      "filters": {"event_type": ["transfer", "mint"],
                  "asset": "native",
                  "account": "GA...."}}              # from = account OR to = account
 
 or the plain form ``ttp_events:1410048:1410099`` (asset, first and last ledger). Without
-``ledgers`` / ``partitions`` a request covers every materialized partition.
+``ledgers`` / ``partitions`` a request covers every materialized partition. ``closed_at`` (any
+asset, with or without the others) is a time window, see ``time_ranges``. Rollups
+(``ROLLUP_TABLES``, partitioned by day) take ``closed_at`` and filters, never ledger ranges or
+partition keys.
 
 Descriptors: a *command* descriptor carries a ticket (either form); a *path* descriptor is
 ``[asset]``, ``[asset, partition_key]`` or ``[asset, first_ledger, last_ledger]``.
 
 Filters: a column name with one value or a list of values (IN); several filters all apply (AND).
 Any string, boolean or integer column can be filtered; ``account`` is an alias for the table's
-account columns (any of them matches). Validation is strict: unknown keys, wrong types, an empty
-list, ``first > last``, unknown columns or values that cannot occur are INVALID_ARGUMENT; an
+account columns (any of them matches), ``asset_key`` one for the asset columns of
+``ttp_events`` and ``balance_changes`` (the analytics' name of an asset). Validation is strict:
+unknown keys, wrong types, an empty list, ``first > last``, unknown columns or values that cannot
+occur, malformed times are INVALID_ARGUMENT; an
 unknown asset is NOT_FOUND. Nothing from a request is ever used as a path: assets and partition
 keys are checked against the catalog before anything is opened.
 
