@@ -265,6 +265,13 @@ class Catalog:
             parts = select_days(view, window)
         else:
             parts = self._select(view, request)
+            if "ledger_sequence" not in view.schema.names and any(p.ledgers for p in parts):
+                # The hourly partials: a partition's rows cannot be cut to some of its ledgers.
+                raise InvalidArgument(
+                    f"{view.asset} has no ledger_sequence: a ledger range must cover whole "
+                    f"partitions (cuts {', '.join(p.info.key for p in parts if p.ledgers)}); "
+                    'or ask "partitions", or a "closed_at" window'
+                )
             if window is not None:
                 parts = [
                     p

@@ -423,6 +423,10 @@ def test_malformed_time_tickets_are_invalid_argument_naming_the_field(
             {"asset": "asset_hour_partials", "filters": {"metric": "swap"}},
             "filter 'metric': 'swap' is not one of",
         ),
+        (
+            {"asset": "account_hour_partials", "ledgers": [TESTNET_FIRST + 5, TESTNET_LAST]},
+            "has no ledger_sequence: a ledger range must cover whole partitions",
+        ),
     ],
 )
 def test_bad_rollup_tickets_are_invalid_argument(
@@ -468,3 +472,12 @@ def test_a_window_reads_only_the_partitions_and_days_it_can_match(
         (day - dt.timedelta(days=3)).date().isoformat(),
         (day - dt.timedelta(days=1)).date().isoformat(),
     ]
+
+
+def test_hourly_partials_by_whole_partitions_of_ledgers(gw: Gateway, analytics: Settings) -> None:
+    got = read(gw, asset="operation_hour_partials", ledgers=[TESTNET_FIRST + 32, TESTNET_LAST])
+    want = read(gw, asset="operation_hour_partials", partitions=list(KEYS[1:]))
+    assert got.num_rows > 0 and got.equals(want)
+    whole = DeltaTable(str(Path(analytics.storage_uri) / "operation_hour_partials"))
+    direct_rows = whole.to_pyarrow_table(filters=[("partition_key", "in", list(KEYS[1:]))])
+    assert got.num_rows == direct_rows.num_rows
