@@ -25,9 +25,9 @@ Any string, boolean or integer column can be filtered; ``account`` is an alias f
 account columns (any of them matches), ``asset_key`` one for the asset columns of
 ``ttp_events`` and ``balance_changes`` (the analytics' name of an asset). Validation is strict:
 unknown keys, wrong types, an empty list, ``first > last``, unknown columns or values that cannot
-occur, malformed times are INVALID_ARGUMENT; an
-unknown asset is NOT_FOUND. Nothing from a request is ever used as a path: assets and partition
-keys are checked against the catalog before anything is opened.
+occur, malformed times are INVALID_ARGUMENT; an unknown asset is NOT_FOUND. Nothing from a
+request is ever used as a path: assets and partition keys are checked against the catalog before
+anything is opened.
 
 Malformed input of any shape is INVALID_ARGUMENT, never an internal error: the size is checked
 before anything else (a copy of the bytes is all that happened), JSON integers longer than
