@@ -481,3 +481,42 @@ def test_hourly_partials_by_whole_partitions_of_ledgers(gw: Gateway, analytics: 
     whole = DeltaTable(str(Path(analytics.storage_uri) / "operation_hour_partials"))
     direct_rows = whole.to_pyarrow_table(filters=[("partition_key", "in", list(KEYS[1:]))])
     assert got.num_rows == direct_rows.num_rows
+
+
+def test_a_rollup_read_sees_one_version_while_periods_are_replaced(
+    analytics: Settings, ledger_times: list[dt.datetime], tmp_path: Path
+) -> None:
+    """A period replacement (the rollup job's one overwrite commit) during a stream: the stream
+    delivers the version pinned when it started; the next request the new figures."""
+    root = tmp_path / "store"
+    shutil.copytree(analytics.storage_uri, root)
+    store = RollupStore(open_location(str(root)), "asset_activity")
+    day = ledger_times[0].replace(hour=0, minute=0, second=0)
+    window = [iso(day), iso(day + dt.timedelta(days=1))]
+    server = start_gateway(str(root), batch_rows=1)
+    client = fl.connect(server.location)
+    try:
+        request = ticket(asset="asset_activity", closed_at=window)
+        before = client.do_get(request, bearer(READER)).read_all()
+        assert before.num_rows > 1
+        stream = client.do_get(request, bearer(READER))
+        first = stream.read_chunk()
+        # Replace the day's periods with changed figures, as the rollup job does.
+        real = store.read(ds.field("period_start") >= ts(day))
+        changed = real.set_column(
+            real.schema.get_field_index("transfer_count"),
+            real.schema.field("transfer_count"),
+            pc.add(real.column("transfer_count"), 1000),
+        )
+        periods: dict[str, set[dt.datetime]] = {}
+        for r in real.select(["grain", "period_start"]).to_pylist():
+            periods.setdefault(r["grain"], set()).add(r["period_start"])
+        store.replace_periods(changed, periods)
+        rest = pa.Table.from_batches([first.data, *(c.data for c in stream)], schema=stream.schema)
+        assert rows(rest) == rows(before)
+        after = client.do_get(request, bearer(READER)).read_all()
+        assert rows(after) == rows(changed)
+        assert rows(after) != rows(before)
+    finally:
+        client.close()
+        server.stop()
