@@ -93,12 +93,13 @@ class TimeSpec:
         return [b.text if b is not None else None for b in (self.start, self.end)]
 
     def resolve(self, now: dt.datetime) -> Window:
+        """The window at ``now``; INVALID_ARGUMENT when ``from`` is not before ``to``."""
         start = self.start.at(now) if self.start is not None else None
         end = self.end.at(now) if self.end is not None else None
-        if start is not None and end is not None and start >= end:
+        if self.start is not None and self.end is not None and start and end and start >= end:
             raise InvalidArgument(
-                f'"{TIME_KEY}": from {self.start.text!r} ({iso(start)}) is not before '  # type: ignore[union-attr]
-                f"to {self.end.text!r} ({iso(end)}); the window is [from, to), to excluded"  # type: ignore[union-attr]
+                f'"{TIME_KEY}": from {self.start.text!r} ({iso(start)}) is not before '
+                f"to {self.end.text!r} ({iso(end)}); the window is [from, to), to excluded"
             )
         return Window(start, end)
 
