@@ -16,8 +16,11 @@ Only committed data is visible:
   log entry (``_delta_log/<version+1>.json``); the log itself is read by ``deltalake`` only when
   it moved, and data files are always read by pyarrow.
 
-Assets and partition keys come from the catalog (``TABLE_FORMATS``) and from listings, never
-from a request: a request is matched against them before any path is built.
+Assets and partition keys come from the catalog (``TABLE_FORMATS``, the analytics partials of
+``ANALYTICS_PARTIAL_FORMATS``, which are ledger-range Delta tables like ``ttp_events``, and the
+rollups of ``ROLLUP_TABLES``, served by day: ``periods``) and from listings, never from a
+request: a request is matched against them before any path is built. Time windows
+(``"closed_at"``) are mapped to partitions and rows by ``time_ranges``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -40,13 +43,26 @@ from deltalake.exceptions import TableNotFoundError
 
 from ttp_assets.core import schemas as core_schemas
 from ttp_assets.core.ledger_ranges import FIRST_LEDGER, LedgerRange, parse_key
-from ttp_assets.core.storage.catalog import TABLE_FORMATS
+from ttp_assets.core.storage.catalog import (
+    ANALYTICS_PARTIAL_FORMATS,
+    ROLLUP_TABLES,
+    TABLE_FORMATS,
+)
 from ttp_assets.core.storage.delta_store import COVERAGE_DIR, PARTITION_COLUMN
 from ttp_assets.core.storage.location import Location
 from ttp_assets.core.storage.parquet_store import MANIFEST_SUFFIX, OPEN_DIR, SUFFIX, Manifest
 
+from . import time_ranges
 from .errors import InvalidArgument, NotFound
 from .tickets import Request, filter_expression, projected_schema
+from .time_ranges import Clock, Window
+
+ROLLUP = "rollup"  # the catalog's format for the rollups (Delta tables partitioned by day)
+SERVED_FORMATS: dict[str, str] = {
+    **TABLE_FORMATS,
+    **ANALYTICS_PARTIAL_FORMATS,
+    **dict.fromkeys(ROLLUP_TABLES, ROLLUP),
+}
 
 FOOTER_WORKERS = 8
 DELTA_MAX_AGE = 300.0  # seconds: re-read a Delta log at least this often anyway
@@ -67,6 +83,10 @@ class PartitionInfo:
     # An open Parquet partition's segments (paths relative to the asset's folder, in ledger
     # order); empty for a closed partition (``<key>.parquet``) and for Delta.
     files: tuple[str, ...] = field(default=(), compare=False)
+    # Close times (unix seconds) of its first and last ledger, from the coverage metadata
+    # (``ttp.first_close_time`` / ``ttp.last_close_time``); None when not recorded.
+    first_close: int | None = field(default=None, compare=False)
+    last_close: int | None = field(default=None, compare=False)
 
     @property
     def range(self) -> LedgerRange:
@@ -153,6 +173,7 @@ class Plan:
     parts: list[PartRead]
     schema: pa.Schema  # what the client receives
     filter: ds.Expression | None  # the request's row filter (without ledger bounds)
+    window: Window | None = None  # the resolved time window of "closed_at"
 
     @property
     def total_records(self) -> int:
@@ -170,17 +191,24 @@ class Catalog:
         location: Location,
         tables: Mapping[str, str] | None = None,
         list_ttl: float = 0.0,
+        clock: Clock | None = None,
     ):
         self.location = location
-        formats = dict(tables if tables is not None else TABLE_FORMATS)
-        self.formats = {t: f for t, f in formats.items() if t in core_schemas.TABLES}
-        self.schemas: dict[str, pa.Schema] = {t: core_schemas.TABLES[t] for t in self.formats}
+        formats = dict(tables if tables is not None else SERVED_FORMATS)
+        known = {**core_schemas.TABLES, **core_schemas.ANALYTICS_PARTIAL_TABLES}
+        known.update(core_schemas.ROLLUP_TABLES)
+        self.formats = {t: f for t, f in formats.items() if t in known}
+        self.schemas: dict[str, pa.Schema] = {t: known[t] for t in self.formats}
         self.list_ttl = list_ttl
+        self.clock: Clock = clock or time_ranges.utc_now
         self._lock = threading.Lock()
         self._footers: dict[tuple[str, str], PartitionInfo] = {}
         self._coverage: dict[tuple[str, str], tuple[tuple[int, int], dict[str, str]]] = {}
         self._delta: dict[str, DeltaSnapshot] = {}
         self._views: dict[str, tuple[float, AssetView]] = {}
+        from .periods import RollupSnapshots
+
+        self._rollups = RollupSnapshots(location)
 
     # -- discovery ---------------------------------------------------------------------------
     def assets(self) -> list[str]:
@@ -195,7 +223,11 @@ class Catalog:
                 hit = self._views.get(asset)
             if hit is not None and time.monotonic() - hit[0] < self.list_ttl:
                 return hit[1]
-        if self.formats[asset] == "delta":
+        if self.formats[asset] == ROLLUP:
+            from .periods import rollup_view
+
+            view = rollup_view(self._rollups, asset, self.schemas[asset])
+        elif self.formats[asset] == "delta":
             view = self._delta_view(asset)
         else:
             view = self._parquet_view(asset)
@@ -211,6 +243,7 @@ class Catalog:
             self._coverage.clear()
             self._delta.clear()
             self._views.clear()
+        self._rollups.clear()
 
     def check_storage(self) -> None:
         """Raise OSError when the storage root cannot be listed."""
@@ -222,10 +255,40 @@ class Catalog:
         """Resolve ``request`` against what is committed now; NOT_FOUND when it is not."""
         view = self.view(request.asset)
         schema = projected_schema(view.schema, request.columns)
-        parts = self._select(view, request)
-        return Plan(
-            request, self.location, view, parts, schema, filter_expression(request.asset, request)
-        )
+        window: Window | None = None
+        time_filter = None
+        kind = ""
+        if request.closed_at is not None:
+            window = request.closed_at.resolve(self.clock())
+            kind = time_ranges.time_kind(view.schema)
+            if kind is None:  # every served table has one; a guard for new tables
+                raise InvalidArgument(f'{view.asset} has no time column: no "closed_at" window')
+            time_filter = time_ranges.row_filter(kind, window)
+            # The canonical ticket holds the resolved window: it reads what this plan described.
+            request = replace(request, closed_at=window.spec())
+        if self.formats[view.asset] == ROLLUP:
+            from .periods import select_days
+
+            parts = select_days(view, window)
+        else:
+            parts = self._select(view, request)
+            if "ledger_sequence" not in view.schema.names and any(p.ledgers for p in parts):
+                # The hourly partials: a partition's rows cannot be cut to some of its ledgers.
+                raise InvalidArgument(
+                    f"{view.asset} has no ledger_sequence: a ledger range must cover whole "
+                    f"partitions (cuts {', '.join(p.info.key for p in parts if p.ledgers)}); "
+                    'or ask "partitions", or a "closed_at" window'
+                )
+            if window is not None:
+                parts = [
+                    p
+                    for p in parts
+                    if time_ranges.ledgers_may_match(
+                        kind, window, p.info.first_close, p.info.last_close
+                    )
+                ]
+        row_filter = time_ranges.combine(filter_expression(request.asset, request), time_filter)
+        return Plan(request, self.location, view, parts, schema, row_filter, window)
 
     def _select(self, view: AssetView, request: Request) -> list[PartRead]:
         asset = view.asset
@@ -446,7 +509,20 @@ def _info(
     first = _int(meta.get("ttp.first_ledger"), r.first_ledger)
     last = _int(meta.get("ttp.last_ledger"), r.end)
     complete = meta.get("ttp.complete", "true") == "true"
-    return PartitionInfo(key, first, last, complete, rows, size, version, stamp)
+    first_close = _int(meta.get("ttp.first_close_time"), -1)
+    last_close = _int(meta.get("ttp.last_close_time"), -1)
+    return PartitionInfo(
+        key,
+        first,
+        last,
+        complete,
+        rows,
+        size,
+        version,
+        stamp,
+        first_close if first_close >= 0 else None,
+        last_close if last_close >= 0 else None,
+    )
 
 
 def _stale(info: PartitionInfo | None, stamp: tuple[int, int]) -> bool:

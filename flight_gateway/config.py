@@ -27,9 +27,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -71,6 +72,9 @@ class GatewayConfig:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT  # seconds a stream waits for its client
     list_ttl: float = 0.0
     log_level: str = "INFO"
+    # What "now" is in time windows ("closed_at": ["now-1h", "now"]): the system clock unless
+    # given (tests pin it); not settable from the environment.
+    clock: Callable[[], dt.datetime] | None = field(default=None, compare=False, repr=False)
 
     @property
     def tls(self) -> bool:

@@ -211,7 +211,9 @@ class GatewayServer(fl.FlightServerBase):
         config.validate()
         self.config = config
         self.metrics = metrics or Metrics()
-        self.catalog = Catalog(open_location(config.storage_uri), list_ttl=config.list_ttl)
+        self.catalog = Catalog(
+            open_location(config.storage_uri), list_ttl=config.list_ttl, clock=config.clock
+        )
         self.authenticator = Authenticator(config.tokens)
         self._stopping = threading.Event()
         self.admission = Admission(
@@ -364,6 +366,8 @@ class GatewayServer(fl.FlightServerBase):
         }
         if plan.view.delta is not None:
             meta["delta_version"] = plan.view.delta.version
+        if plan.window is not None:
+            meta["closed_at"] = plan.window.to_json()  # the resolved window, [from, to)
         endpoint = fl.FlightEndpoint(plan.request.ticket(), [])
         return fl.FlightInfo(
             plan.schema,

@@ -5,23 +5,29 @@ A request names one asset and, optionally, which part of it, which columns and w
     {"asset": "ttp_events",
      "ledgers": [1410048, 1410099],              # inclusive ledger range, or
      "partitions": ["0001410048-0001410079"],    # a set of partition keys (not both)
+     "closed_at": ["2022-03-01T12:00:00Z", "now-1h"],  # a time window [from, to)
      "columns": ["ledger_sequence", "event_type", "from", "to", "amount_raw"],
      "filters": {"event_type": ["transfer", "mint"],
                  "asset": "native",
                  "account": "GA...."}}              # from = account OR to = account
 
 or the plain form ``ttp_events:1410048:1410099`` (asset, first and last ledger). Without
-``ledgers`` / ``partitions`` a request covers every materialized partition.
+``ledgers`` / ``partitions`` a request covers every materialized partition. ``closed_at`` (any
+asset, with or without the others) is a time window, see ``time_ranges``. Rollups
+(``ROLLUP_TABLES``, partitioned by day) take ``closed_at`` and filters, never ledger ranges or
+partition keys.
 
 Descriptors: a *command* descriptor carries a ticket (either form); a *path* descriptor is
 ``[asset]``, ``[asset, partition_key]`` or ``[asset, first_ledger, last_ledger]``.
 
 Filters: a column name with one value or a list of values (IN); several filters all apply (AND).
 Any string, boolean or integer column can be filtered; ``account`` is an alias for the table's
-account columns (any of them matches). Validation is strict: unknown keys, wrong types, an empty
-list, ``first > last``, unknown columns or values that cannot occur are INVALID_ARGUMENT; an
-unknown asset is NOT_FOUND. Nothing from a request is ever used as a path: assets and partition
-keys are checked against the catalog before anything is opened.
+account columns (any of them matches), ``asset_key`` one for the asset columns of
+``ttp_events`` and ``balance_changes`` (the analytics' name of an asset). Validation is strict:
+unknown keys, wrong types, an empty list, ``first > last``, unknown columns or values that cannot
+occur, malformed times are INVALID_ARGUMENT; an unknown asset is NOT_FOUND. Nothing from a
+request is ever used as a path: assets and partition keys are checked against the catalog before
+anything is opened.
 
 Malformed input of any shape is INVALID_ARGUMENT, never an internal error: the size is checked
 before anything else (a copy of the bytes is all that happened), JSON integers longer than
@@ -44,8 +50,10 @@ import pyarrow.dataset as ds
 import pyarrow.flight as fl
 
 from ttp_assets.core.ledger_ranges import MAX_LEDGER, parse_key
+from ttp_assets.core.schemas import ROLLUP_TABLES
 
 from .errors import InvalidArgument, NotFound
+from .time_ranges import TIME_KEY, TimeSpec, parse_spec
 
 MAX_TICKET_BYTES = 64 * 1024
 MAX_LIST = 1000  # values in one filter, partitions or columns in one request
@@ -53,7 +61,7 @@ MAX_STRING = 256
 MAX_INT_DIGITS = 20  # a uint64 has 20 digits; ledger numbers have 10
 MAX_SHOWN = 5  # offending values quoted in an error message
 
-TICKET_KEYS = ("asset", "ledgers", "partitions", "columns", "filters")
+TICKET_KEYS = ("asset", "ledgers", "partitions", "closed_at", "columns", "filters")
 PLAIN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(\d{1,10}):(\d{1,10})$")
 ASSET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -64,12 +72,31 @@ ACCOUNT_COLUMNS: dict[str, tuple[str, ...]] = {
     "operations": ("source_account", "destination"),
     "balance_changes": ("holder",),
 }
+# ``asset_key`` (the analytics' name of an asset: ``native``, ``CODE:ISSUER``, or the contract
+# id of a custom token) on the tables that store the asset otherwise: (classic column, contract
+# column or None). A custom token has no classic name, so its contract id matches.
+ASSET_KEY_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "ttp_events": ("asset", "contract_id"),
+    "balance_changes": ("asset", None),
+}
+GRAINS = ("hour", "day")
 # Columns whose values come from a closed set: a value outside it is a mistake, not a miss.
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ttp_events", "event_type"): ("transfer", "mint", "burn", "clawback", "fee"),
     ("ttp_events", "derivation"): ("derived", "unified"),
     ("transactions", "envelope_type"): ("tx_v0", "tx", "tx_fee_bump"),
     ("transactions", "memo_type"): ("none", "text", "id", "hash", "return"),
+    **{(table, "grain"): GRAINS for table in ROLLUP_TABLES},
+    ("asset_hour_partials", "metric"): (
+        "transfer",
+        "mint",
+        "burn",
+        "clawback",
+        "fee",
+        "transfer_small",
+        "transfer_medium",
+        "transfer_large",
+    ),
 }
 STRKEY = re.compile(r"^[GMCBL][A-Z2-7]{55,68}$")
 
@@ -85,6 +112,7 @@ class Request:
     partitions: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...] = ()
+    closed_at: TimeSpec | None = None  # a time window, as asked (``time_ranges``)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"asset": self.asset}
@@ -92,6 +120,8 @@ class Request:
             out["ledgers"] = list(self.ledgers)
         if self.partitions is not None:
             out["partitions"] = list(self.partitions)
+        if self.closed_at is not None:
+            out[TIME_KEY] = self.closed_at.to_json()
         if self.columns is not None:
             out["columns"] = list(self.columns)
         if self.filters:
@@ -111,6 +141,9 @@ class Request:
             if self.partitions is not None
             else "all partitions"
         )
+        if self.closed_at is not None:
+            a, b = self.closed_at.to_json()
+            what += f", closed_at {a or '-'} to {b or '-'}"
         return f"{self.asset} {what}"
 
 
@@ -178,6 +211,11 @@ def parse_descriptor(desc: fl.FlightDescriptor, schemas: Mapping[str, pa.Schema]
     asset = _asset(path[0], schemas)
     if len(path) == 1:
         return Request(asset=asset)
+    if asset in ROLLUP_TABLES:
+        raise InvalidArgument(
+            f"{asset} is a rollup (partitioned by day, not by ledger range): its descriptor path "
+            'is [asset]; a command ticket selects periods ("closed_at", "filters")'
+        )
     if len(path) == 2:
         return Request(asset=asset, partitions=(_key(path[1]),))
     if not all(p.isascii() and p.isdigit() and len(p) <= 10 for p in path[1:]):
@@ -203,6 +241,13 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
     schema = schemas[asset]
     if "ledgers" in obj and "partitions" in obj:
         raise InvalidArgument('give "ledgers" or "partitions", not both')
+    if asset in ROLLUP_TABLES and ("ledgers" in obj or "partitions" in obj):
+        raise InvalidArgument(
+            f'{asset} is a rollup (partitioned by day, not by ledger range): "ledgers" and '
+            '"partitions" do not apply; select periods with "closed_at" [from, to] and '
+            '"filters" (e.g. {"grain": "day"})'
+        )
+    closed_at = parse_spec(obj[TIME_KEY]) if TIME_KEY in obj else None
     ledgers = None
     if "ledgers" in obj:
         v = obj["ledgers"]
@@ -230,12 +275,14 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...] = ()
     if "filters" in obj:
         filters = _filters(asset, schema, obj["filters"])
-    return Request(asset, ledgers, partitions, columns, filters)
+    return Request(asset, ledgers, partitions, columns, filters, closed_at)
 
 
 def filterable(asset: str, schema: pa.Schema) -> list[str]:
     """The filter names a table accepts."""
     names = ["account"] if asset in ACCOUNT_COLUMNS else []
+    if asset in ASSET_KEY_COLUMNS:
+        names.append("asset_key")
     return names + [f.name for f in schema if _filter_kind(f.type) is not None]
 
 
@@ -243,6 +290,10 @@ def filter_expression(asset: str, request: Request) -> ds.Expression | None:
     """The row filter of a request's ``filters`` (None when there are none)."""
     expr: ds.Expression | None = None
     for name, values in request.filters:
+        if name == "asset_key" and asset in ASSET_KEY_COLUMNS:
+            alias = _asset_key_term(*ASSET_KEY_COLUMNS[asset], values)
+            expr = alias if expr is None else expr & alias
+            continue
         cols = ACCOUNT_COLUMNS[asset] if name == "account" else (name,)
         term: ds.Expression | None = None
         for col in cols:
@@ -253,6 +304,17 @@ def filter_expression(asset: str, request: Request) -> ds.Expression | None:
         assert term is not None
         expr = term if expr is None else expr & term
     return expr
+
+
+def _asset_key_term(
+    classic: str, contract: str | None, values: tuple[FilterValue, ...]
+) -> ds.Expression:
+    """``asset_key`` in ``values``: the classic name, or (no classic name) the contract id."""
+    keys = list(values)
+    term = ds.field(classic).isin(keys)
+    if contract is not None:
+        term = term | (ds.field(classic).is_null() & ds.field(contract).isin(keys))
+    return term
 
 
 def projected_schema(schema: pa.Schema, columns: tuple[str, ...] | None) -> pa.Schema:
@@ -367,7 +429,7 @@ def _filters(
             raise InvalidArgument(f"filter {name!r} has an empty list")
         if len(values) > MAX_LIST:
             raise InvalidArgument(f"filter {name!r} has {len(values)} values, at most {MAX_LIST}")
-        if name == "account":
+        if name in ("account", "asset_key") and name not in schema.names:
             kind, t = "string", pa.string()
         else:
             t = schema.field(name).type

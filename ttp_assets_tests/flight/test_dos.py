@@ -31,6 +31,7 @@ import pyarrow.flight as fl
 import pytest
 
 from flight_gateway.admission import MiB
+from flight_gateway.catalog import SERVED_FORMATS
 from flight_gateway.config import GatewayConfig
 from flight_gateway.reader import IN_FLIGHT_BATCHES
 from flight_gateway.server import GatewayServer
@@ -534,7 +535,7 @@ def test_reads_through_the_front_equal_direct_reads(fronted: Fronted) -> None:
         assert front.get_flight_info(d, bearer(READER)).total_records == (
             direct.get_flight_info(d, bearer(READER)).total_records
         )
-        assert len(list(front.list_flights(options=bearer(READER)))) == 6
+        assert len(list(front.list_flights(options=bearer(READER)))) == len(SERVED_FORMATS)
         # Errors pass through the front unchanged.
         with pytest.raises(fl.FlightUnauthenticatedError):
             front.do_get(RAW, fl.FlightCallOptions(timeout=30)).read_all()

@@ -101,7 +101,12 @@ BAD_TICKETS: list[tuple[str, bytes, type[Exception], str]] = [
         "empty list",
     ),
     ("unknown asset", b"offers:1:2", NOT_FOUND, "unknown asset 'offers'"),
-    ("unknown json asset", _j({"asset": "offers"}), NOT_FOUND, "served assets: balance_changes"),
+    (
+        "unknown json asset",
+        _j({"asset": "offers"}),
+        NOT_FOUND,
+        "served assets: account_hour_partials",
+    ),
     (
         "range not materialized",
         b"ttp_events:1410000:1410100",

@@ -11,6 +11,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from flight_gateway.catalog import SERVED_FORMATS
 from flight_gateway.config import DEFAULT_STREAM_MEMORY
 from ttp_assets.settings import Settings
 from ttp_assets_tests.flight.conftest import (
@@ -72,7 +73,7 @@ def test_many_concurrent_clients(store: Settings) -> None:
                     assert got == info.total_records == expected["raw"], got
                 elif step == 3:
                     infos = list(client.list_flights(options=opt))
-                    assert len(infos) == 6
+                    assert len(infos) == len(SERVED_FORMATS)
                 elif step == 4:
                     reader = client.do_get(fl.Ticket(b"operations:1410048:1410207"), opt)
                     rows = sum(c.data.num_rows for c in reader)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.flight as fl
 
+from ttp_assets.core.storage.catalog import TABLE_FORMATS
 from ttp_assets.settings import Settings
 from ttp_assets_tests.flight.conftest import KEYS, READER, bearer, start_gateway, stored, ticket
 from ttp_assets_tests.harness import (
@@ -35,7 +38,10 @@ def test_serving_storage_on_s3(s3_server, aws_env) -> None:  # type: ignore[no-u
             i.descriptor.path[0].decode(): json.loads(i.app_metadata)
             for i in client.list_flights(options=opt)
         }
-        assert all(m["ledgers"] == [[TESTNET_FIRST, TESTNET_FIRST + 63]] for m in listed.values())
+        assert all(
+            listed[a]["ledgers"] == [[TESTNET_FIRST, TESTNET_FIRST + 63]] for a in TABLE_FORMATS
+        )
+        assert all(listed[a]["rows"] == 0 for a in set(listed) - set(TABLE_FORMATS))  # analytics
         for asset in ("ttp_events", "ledgers", "raw_ledgers"):
             got = client.do_get(ticket(asset=asset), opt).read_all()
             assert got.equals(stored(settings, asset)), asset
@@ -46,6 +52,18 @@ def test_serving_storage_on_s3(s3_server, aws_env) -> None:  # type: ignore[no-u
             opt,
         ).read_all()
         assert fees.num_rows > 0 and set(fees.column("event_type").to_pylist()) == {"fee"}
+        # A time window: the partitions its close times overlap, cut by closed_at.
+        events = stored(settings, "ttp_events")
+        times = sorted(set(events.column("closed_at").to_pylist()))
+        start, end = times[len(times) // 3], times[2 * len(times) // 3]
+        window = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in (start, end)]
+        timed = client.do_get(ticket(asset="ttp_events", closed_at=window), opt).read_all()
+        mask = pc.and_(
+            pc.greater_equal(events["closed_at"], pa.scalar(start, events["closed_at"].type)),
+            pc.less(events["closed_at"], pa.scalar(end, events["closed_at"].type)),
+        )
+        assert 0 < timed.num_rows < events.num_rows
+        assert timed.equals(events.filter(mask))
         (health,) = client.do_action(fl.Action("health", b""), opt)
         assert json.loads(health.body.to_pybytes())["status"] == "ok"
     finally:

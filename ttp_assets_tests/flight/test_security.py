@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
 
+from flight_gateway.catalog import SERVED_FORMATS
 from flight_gateway.config import GatewayConfig
 from ttp_assets.settings import Settings
 from ttp_assets_tests.flight.conftest import (
@@ -149,7 +150,7 @@ def test_mutual_tls_needs_a_client_certificate(store: Settings, pki: Pki) -> Non
             cert_chain=pki.client_cert.read_bytes(),
             private_key=pki.client_key.read_bytes(),
         )
-        assert len(list(with_cert.list_flights(options=bearer(READER)))) == 6
+        assert len(list(with_cert.list_flights(options=bearer(READER)))) == len(SERVED_FORMATS)
         with_cert.close()
     finally:
         server.stop()
