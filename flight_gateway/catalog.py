@@ -520,8 +520,8 @@ def _info(
         size,
         version,
         stamp,
-        first_close if first_close >= 0 else None,
-        last_close if last_close >= 0 else None,
+        first_close=first_close if first_close >= 0 else None,
+        last_close=last_close if last_close >= 0 else None,
     )
 
 
