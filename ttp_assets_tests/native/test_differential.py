@@ -138,7 +138,7 @@ def native_tables(data: Dataset, mode: str = "auto", threads: int = 2) -> dict[s
     )
     assert result.ledgers == len(data.ledgers)
     return {
-        name: pa.Table.from_batches(batches, schema=schemas.TABLES[name])
+        name: pa.Table.from_batches(batches, schema=schemas.NATIVE_TABLES[name])
         for name, batches in result.tables.items()
     }
 
