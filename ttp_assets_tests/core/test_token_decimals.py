@@ -185,7 +185,7 @@ def test_the_lookup_takes_the_latest_decimals_over_every_partition(tmp_path: Pat
     write(earlier, _metadata([(1500, 3, 2, TOKEN, 18), (1999, 1, 0, OTHER, 2)]))
     got = token_decimals(location)
     assert got.schema == DECIMALS_SCHEMA
-    assert dict(zip(got["contract_id"].to_pylist(), got["decimals"].to_pylist())) == {
+    assert dict(zip(got["contract_id"].to_pylist(), got["decimals"].to_pylist(), strict=True)) == {
         TOKEN: 6,
         OTHER: 4,
     }

@@ -20,6 +20,7 @@ from ttp_assets.core.analytics.engine import connect
 from ttp_assets.core.analytics.periods import Coverage, is_complete, runs, touched_hours
 from ttp_assets.core.analytics.rollups import IncompletePeriod, StoredPartial, plan, update_rollups
 from ttp_assets.core.ledger_ranges import keys_covering
+from ttp_assets.core.storage.catalog import open_store
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.rollup_store import RollupStore
 from ttp_assets.definitions import build_definitions
@@ -135,7 +136,20 @@ _SUM = {"transfer": "transfer_volume", "mint": "minted", "burn": "burned"}
 _SUM |= {"clawback": "clawed_back", "fee": "fees"}
 
 
-def expected_assets(events: list[dict], flags: dict) -> list[dict]:
+def latest_decimals(storage: Path | str) -> dict[str, int]:
+    """Per contract, the decimals of its latest stored METADATA row (by ledger, transaction,
+    change) that has them: the token_decimals lookup, computed independently."""
+    rows = stored_table(storage, "token_metadata").to_pylist()
+    out = {}
+    for r in sorted(
+        rows, key=lambda r: (r["ledger_sequence"], r["transaction_index"], r["change_index"])
+    ):
+        if r["decimals"] is not None:
+            out[r["contract_id"]] = r["decimals"]
+    return out
+
+
+def expected_assets(events: list[dict], flags: dict, decimals: dict[str, int]) -> list[dict]:
     rows: dict[tuple, dict] = {}
     sets: dict[tuple, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for e in events:
@@ -154,7 +168,7 @@ def expected_assets(events: list[dict], flags: dict) -> list[dict]:
                     "asset_key": key,
                     "asset": e["asset"],
                     "contract_id": e["contract_id"],
-                    "decimals": 7 if e["asset"] else None,
+                    "decimals": 7 if e["asset"] else decimals.get(e["contract_id"]),
                     **dict.fromkeys(_COUNT.values(), 0),
                     **dict.fromkeys(_SUM.values(), 0),
                     **dict.fromkeys(["small", "medium", "large"], (0, 0)),
@@ -167,8 +181,8 @@ def expected_assets(events: list[dict], flags: dict) -> list[dict]:
             r[_SUM[typ]] += amount
             r["first_ledger"] = min(r["first_ledger"], e["ledger_sequence"])
             r["last_ledger"] = max(r["last_ledger"], e["ledger_sequence"])
-            if typ == "transfer" and e["asset"]:
-                units = 10**7
+            if typ == "transfer" and r["decimals"] is not None:
+                units = 10 ** r["decimals"]
                 cat = (
                     "small"
                     if amount < SMALL_BELOW * units
@@ -311,7 +325,7 @@ def expected_rollups(storage: Path | str, keys: list[str] | None = None) -> dict
     net, ops = expected_network(ledgers, rows("transactions"), rows("operations"), events, flags)
     key = lambda r: tuple(str(r[k]) for k in sorted(r))  # noqa: E731
     return {
-        "asset_activity": sorted(expected_assets(events, flags), key=key),
+        "asset_activity": sorted(expected_assets(events, flags, latest_decimals(storage)), key=key),
         "network_activity": sorted(net, key=key),
         "network_operations": sorted(ops, key=key),
     }
@@ -350,16 +364,68 @@ def test_rollups_equal_an_independent_computation(lakes, lake: str) -> None:  # 
     assert_rollups_are(settings, expected)
 
 
-def test_custom_tokens_have_no_units_and_classic_assets_do(lakes) -> None:  # type: ignore[no-untyped-def]
+# The custom SEP-41 tokens whose METADATA pubnet-p26's ledgers change (both 7 decimals), and the
+# ledger of the latest change: the Soroswap LP token's is in the last partition of width 2.
+P26_METADATA = {
+    "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP": 63092990,
+    "CCA2ZJP5BVRXYTQH4FAGHCAUMRYCXVC4CRYC2NXHWMR7TIVX36U7F5HR": 63092983,
+}
+
+
+def test_custom_tokens_are_categorized_with_the_decimals_of_their_metadata(lakes) -> None:  # type: ignore[no-untyped-def]
     settings, *_ = lakes["pubnet-p26"]
     events = stored_table(settings.storage_uri, "ttp_events")
     custom = events.filter(pa.compute.is_null(events["asset"]))
     classic = events.filter(pa.compute.is_valid(events["asset"]))
     assert custom.num_rows > 0 and classic.num_rows > 0
+    # amount_units: null for every custom token (empty rather than wrong; see the README).
     assert custom["amount_units"].null_count == custom.num_rows
     assert classic["amount_units"].null_count == 0
+    meta = stored_table(settings.storage_uri, "token_metadata").to_pylist()
+    latest = {r["contract_id"]: r["ledger_sequence"] for r in meta}
+    assert latest == P26_METADATA
+    assert latest_decimals(settings.storage_uri) == dict.fromkeys(P26_METADATA, 7)
     rows = [r for r in rollup(settings, "asset_activity") if r["asset"] is None]
+    known = [r for r in rows if r["contract_id"] in P26_METADATA]
+    unknown = [r for r in rows if r["contract_id"] not in P26_METADATA]
+    assert known and unknown
+    for r in known:
+        assert r["decimals"] == 7
+        assert r["small_count"] + r["medium_count"] + r["large_count"] == r["transfer_count"]
+    assert any(r["transfer_count"] for r in known)
+    assert all(r["decimals"] is None and r["small_count"] == 0 for r in unknown)
+    # A decimal stored in a later partition than the token's events applies to them.
+    lp = "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP"
+    lp_events = custom.filter(pa.compute.equal(custom["contract_id"], lp))
+    first_partition_end = LAKES["pubnet-p26"][1] + settings.partition_width - 1
+    assert pa.compute.min(lp_events["ledger_sequence"]).as_py() <= first_partition_end
+    assert P26_METADATA[lp] > first_partition_end
+
+
+def test_changed_decimals_recategorize_periods_no_partial_touches(lakes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Removing the partition that holds a token's metadata (then bringing it back) changes its
+    decimals and nothing else: the rollups recompute that token's periods all the same."""
+    reference, _, _, _ = lakes["pubnet-p26"]
+    copy = tmp_path / "p26"
+    shutil.copytree(reference.storage_uri, copy)
+    settings = settings_for(copy, "pubnet-p26")
+    instance = dg.DagsterInstance.ephemeral()
+    before = {t: rollup(settings, t) for t in ROLLUPS}
+    store = open_store(open_location(str(copy)), "token_metadata")
+    (key,) = [k for k in store.committed_keys() if k.startswith("0063092990")]
+    store.delete(key)
+    result = run_rollups(settings, instance)
+    passed(result)
+    meta = result.asset_materializations_for_node("analytics_rollups")[0].metadata
+    assert meta["changed_partitions"].value == "none"
+    lp = "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP"
+    rows = [r for r in rollup(settings, "asset_activity") if r["asset_key"] == lp]
     assert rows and all(r["decimals"] is None and r["small_count"] == 0 for r in rows)
+    assert_rollups_are(settings, expected_rollups(copy))
+    # Back again (the partials job re-materializes it): the figures of before.
+    passed(run_partials(settings, instance, [key]))
+    passed(run_rollups(settings, instance))
+    assert {t: rollup(settings, t) for t in ROLLUPS} == before
 
 
 def test_metadata_shows_rows_periods_and_top_assets(lakes) -> None:  # type: ignore[no-untyped-def]
