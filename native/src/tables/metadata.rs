@@ -42,7 +42,7 @@ super::table_builder!(
 );
 
 /// What a `METADATA` entry says; None where it does not say it in the SEP-41 shape.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     pub decimals: Option<u32>,
     pub name: Option<String>,
@@ -138,44 +138,72 @@ fn change_lists(tx: &LedgerTx) -> Vec<(Option<u32>, &LedgerEntryChanges)> {
     out
 }
 
+/// One row of `token_metadata`, without the ledger's own columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataChange {
+    pub transaction_index: u32,
+    pub transaction_hash: [u8; 32],
+    pub operation_index: Option<u32>,
+    pub change_index: u32,
+    pub change_type: &'static str,
+    pub contract_id: String,
+    pub executable: &'static str,
+    pub metadata: Metadata,
+}
+
+/// The METADATA-carrying contract-instance changes of one ledger, in apply order.
+pub fn metadata_changes(ledger: &Ledger) -> Vec<MetadataChange> {
+    let mut out = Vec::new();
+    for tx in &ledger.transactions {
+        let mut change_index: u32 = 0;
+        for (operation_index, changes) in change_lists(tx) {
+            for change in changes.0.iter() {
+                let index = change_index;
+                change_index = change_index.saturating_add(1);
+                let (kind, entry) = match change {
+                    LedgerEntryChange::Created(e) => ("created", e),
+                    LedgerEntryChange::Updated(e) => ("updated", e),
+                    LedgerEntryChange::Restored(e) => ("restored", e),
+                    LedgerEntryChange::State(_) | LedgerEntryChange::Removed(_) => continue,
+                };
+                let Some((data, executable, val)) = instance_metadata(entry) else {
+                    continue;
+                };
+                out.push(MetadataChange {
+                    transaction_index: tx.index,
+                    transaction_hash: tx.hash,
+                    operation_index,
+                    change_index: index,
+                    change_type: kind,
+                    contract_id: strkey::sc_address(&data.contract),
+                    executable,
+                    metadata: read_metadata(val),
+                });
+            }
+        }
+    }
+    out
+}
+
 impl TokenMetadataBuilder {
     /// The rows of one ledger, in apply order.
     pub fn append(&mut self, ledger: &Ledger) {
         let sequence = ledger.sequence();
         let closed_at = timestamp(ledger.close_time());
-        for tx in &ledger.transactions {
-            let mut change_index: u32 = 0;
-            let mut hash: Option<String> = None;
-            for (operation_index, changes) in change_lists(tx) {
-                for change in changes.0.iter() {
-                    let index = change_index;
-                    change_index = change_index.saturating_add(1);
-                    let (kind, entry) = match change {
-                        LedgerEntryChange::Created(e) => ("created", e),
-                        LedgerEntryChange::Updated(e) => ("updated", e),
-                        LedgerEntryChange::Restored(e) => ("restored", e),
-                        LedgerEntryChange::State(_) | LedgerEntryChange::Removed(_) => continue,
-                    };
-                    let Some((data, executable, val)) = instance_metadata(entry) else {
-                        continue;
-                    };
-                    let meta = read_metadata(val);
-                    let hash = hash.get_or_insert_with(|| hex(&tx.hash));
-                    self.ledger_sequence.append_value(sequence);
-                    self.closed_at.append_option(closed_at);
-                    self.transaction_hash.append_value(hash.as_str());
-                    self.transaction_index.append_value(tx.index);
-                    self.operation_index.append_option(operation_index);
-                    self.change_index.append_value(index);
-                    self.change_type.append_value(kind);
-                    self.contract_id
-                        .append_value(strkey::sc_address(&data.contract));
-                    self.executable.append_value(executable);
-                    self.decimals.append_option(meta.decimals);
-                    self.name.append_option(meta.name);
-                    self.symbol.append_option(meta.symbol);
-                }
-            }
+        for row in metadata_changes(ledger) {
+            self.ledger_sequence.append_value(sequence);
+            self.closed_at.append_option(closed_at);
+            self.transaction_hash
+                .append_value(hex(&row.transaction_hash));
+            self.transaction_index.append_value(row.transaction_index);
+            self.operation_index.append_option(row.operation_index);
+            self.change_index.append_value(row.change_index);
+            self.change_type.append_value(row.change_type);
+            self.contract_id.append_value(&row.contract_id);
+            self.executable.append_value(row.executable);
+            self.decimals.append_option(row.metadata.decimals);
+            self.name.append_option(row.metadata.name);
+            self.symbol.append_option(row.metadata.symbol);
         }
     }
 }
