@@ -116,13 +116,7 @@ def test_a_custom_tokens_categories_use_its_decimals(decimals: int) -> None:
     want = {"small": [0, 0], "medium": [0, 0], "large": [0, 0]}
     units = 10 ** min(decimals, 60)  # beyond, every threshold exceeds any i128 amount anyway
     for a in AMOUNTS:
-        cat = (
-            "small"
-            if a < SMALL * units
-            else "medium"
-            if a < LARGE * units
-            else "large"
-        )
+        cat = "small" if a < SMALL * units else "medium" if a < LARGE * units else "large"
         want[cat][0] += 1
         want[cat][1] += a
     for cat, (n, volume) in want.items():
