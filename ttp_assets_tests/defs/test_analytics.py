@@ -16,11 +16,13 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from ttp_assets.core import schemas
 from ttp_assets.core.analytics.engine import connect
 from ttp_assets.core.analytics.periods import Coverage, is_complete, runs, touched_hours
 from ttp_assets.core.analytics.rollups import IncompletePeriod, StoredPartial, plan, update_rollups
 from ttp_assets.core.ledger_ranges import keys_covering
 from ttp_assets.core.storage.catalog import open_store
+from ttp_assets.core.storage.delta_store import PartitionWrite
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.rollup_store import RollupStore
 from ttp_assets.definitions import build_definitions
@@ -364,15 +366,15 @@ def test_rollups_equal_an_independent_computation(lakes, lake: str) -> None:  # 
     assert_rollups_are(settings, expected)
 
 
-# The custom SEP-41 tokens whose METADATA pubnet-p26's ledgers change (both 7 decimals), and the
-# ledger of the latest change: the Soroswap LP token's is in the last partition of width 2.
+# The custom SEP-41 tokens whose METADATA pubnet-p26's ledgers change (both 7 decimals), with
+# the ledger of each one's latest change. Neither has token events in those ledgers.
 P26_METADATA = {
     "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP": 63092990,
     "CCA2ZJP5BVRXYTQH4FAGHCAUMRYCXVC4CRYC2NXHWMR7TIVX36U7F5HR": 63092983,
 }
 
 
-def test_custom_tokens_are_categorized_with_the_decimals_of_their_metadata(lakes) -> None:  # type: ignore[no-untyped-def]
+def test_custom_tokens_without_known_decimals_have_no_units_or_categories(lakes) -> None:  # type: ignore[no-untyped-def]
     settings, *_ = lakes["pubnet-p26"]
     events = stored_table(settings.storage_uri, "ttp_events")
     custom = events.filter(pa.compute.is_null(events["asset"]))
@@ -382,48 +384,68 @@ def test_custom_tokens_are_categorized_with_the_decimals_of_their_metadata(lakes
     assert custom["amount_units"].null_count == custom.num_rows
     assert classic["amount_units"].null_count == 0
     meta = stored_table(settings.storage_uri, "token_metadata").to_pylist()
-    latest = {r["contract_id"]: r["ledger_sequence"] for r in meta}
-    assert latest == P26_METADATA
+    assert {r["contract_id"]: r["ledger_sequence"] for r in meta} == P26_METADATA
     assert latest_decimals(settings.storage_uri) == dict.fromkeys(P26_METADATA, 7)
     rows = [r for r in rollup(settings, "asset_activity") if r["asset"] is None]
-    known = [r for r in rows if r["contract_id"] in P26_METADATA]
-    unknown = [r for r in rows if r["contract_id"] not in P26_METADATA]
-    assert known and unknown
-    for r in known:
-        assert r["decimals"] == 7
-        assert r["small_count"] + r["medium_count"] + r["large_count"] == r["transfer_count"]
-    assert any(r["transfer_count"] for r in known)
-    assert all(r["decimals"] is None and r["small_count"] == 0 for r in unknown)
-    # A decimal stored in a later partition than the token's events applies to them.
-    lp = "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP"
-    lp_events = custom.filter(pa.compute.equal(custom["contract_id"], lp))
-    first_partition_end = LAKES["pubnet-p26"][1] + settings.partition_width - 1
-    assert pa.compute.min(lp_events["ledger_sequence"]).as_py() <= first_partition_end
-    assert P26_METADATA[lp] > first_partition_end
+    assert rows and not {r["contract_id"] for r in rows} & set(P26_METADATA)
+    assert all(r["decimals"] is None and r["small_count"] == 0 for r in rows)
 
 
-def test_changed_decimals_recategorize_periods_no_partial_touches(lakes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Removing the partition that holds a token's metadata (then bringing it back) changes its
-    decimals and nothing else: the rollups recompute that token's periods all the same."""
+def _metadata_row(seq: int, contract: str, decimals: int) -> dict:
+    return {
+        "ledger_sequence": seq,
+        "closed_at": dt.datetime(2026, 6, 19, 23, tzinfo=dt.UTC),
+        "transaction_hash": "ab" * 32,
+        "transaction_index": 1,
+        "operation_index": 1,
+        "change_index": 3,
+        "change_type": "updated",
+        "contract_id": contract,
+        "executable": "wasm",
+        "decimals": decimals,
+        "name": "Test token",
+        "symbol": "TEST",
+    }
+
+
+def test_decimals_from_a_later_partition_recategorize_the_tokens_periods(
+    lakes, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Metadata stored in a partition after the token's events (and no partial changed): the
+    rollups recompute that token's periods with its decimals; the latest value wins; removing
+    the partition brings back the figures of before."""
     reference, _, _, _ = lakes["pubnet-p26"]
     copy = tmp_path / "p26"
     shutil.copytree(reference.storage_uri, copy)
     settings = settings_for(copy, "pubnet-p26")
     instance = dg.DagsterInstance.ephemeral()
     before = {t: rollup(settings, t) for t in ROLLUPS}
+    custom = [r for r in before["asset_activity"] if r["asset"] is None and r["transfer_count"]]
+    token = max(custom, key=lambda r: r["transfer_count"])["contract_id"]
     store = open_store(open_location(str(copy)), "token_metadata")
-    (key,) = [k for k in store.committed_keys() if k.startswith("0063092990")]
-    store.delete(key)
+    later = "0063093000-0063093001"  # after every stored ledger; no partial partition of it
+    rows = [_metadata_row(63093000, token, 18), _metadata_row(63093001, token, 2)]
+    store.write(
+        [
+            PartitionWrite(
+                later,
+                lambda: [pa.RecordBatch.from_pylist(rows, schema=schemas.TOKEN_METADATA)],
+                {"ttp.partition_key": later},
+            )
+        ]
+    )
     result = run_rollups(settings, instance)
     passed(result)
     meta = result.asset_materializations_for_node("analytics_rollups")[0].metadata
     assert meta["changed_partitions"].value == "none"
-    lp = "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP"
-    rows = [r for r in rollup(settings, "asset_activity") if r["asset_key"] == lp]
-    assert rows and all(r["decimals"] is None and r["small_count"] == 0 for r in rows)
+    assert meta["hours_recomputed"].value > 0
+    got = [r for r in rollup(settings, "asset_activity") if r["asset_key"] == token]
+    assert got and all(r["decimals"] == 2 for r in got)
+    for r in got:
+        assert r["small_count"] + r["medium_count"] + r["large_count"] == r["transfer_count"]
     assert_rollups_are(settings, expected_rollups(copy))
-    # Back again (the partials job re-materializes it): the figures of before.
-    passed(run_partials(settings, instance, [key]))
+    # Gone again: the token's decimals are unknown again, and so are its categories.
+    store.delete(later)
     passed(run_rollups(settings, instance))
     assert {t: rollup(settings, t) for t in ROLLUPS} == before
 
