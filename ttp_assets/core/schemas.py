@@ -333,7 +333,8 @@ ASSET_HOUR_PARTIALS = _schema(
         _f(
             "metric",
             pa.string(),
-            "transfer, mint, burn, clawback, fee, or transfer_small / _medium / _large",
+            "transfer, mint, burn, clawback, fee; transfer_small / _medium / _large (classic "
+            "assets); transfer_band:<k_l>:<k_s> (custom tokens, categorized by the rollups)",
             False,
         ),
         _f("event_count", pa.int64(), "Events", False),

@@ -191,10 +191,6 @@ def _read_full_state(location: Location) -> dict:
         return {}
 
 
-def _read_state(location: Location) -> dict[str, dict]:
-    return _read_full_state(location).get("partitions", {})
-
-
 def _write_state(
     location: Location, current: dict[str, StoredPartial], decimals: dict[str, int]
 ) -> None:
