@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .defs.analytics.assets import AnalyticsConfig, analytics_partials, analytics_rollups
+from .defs.analytics.assets import (
+    AnalyticsConfig,
+    analytics_partials,
+    analytics_rollups,
+    token_metadata,
+)
 from .defs.analytics.checks import ANALYTICS_CHECKS
 from .defs.jobs import (
     ALL_ASSETS_JOB,
@@ -33,7 +38,14 @@ from .settings import Settings
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    assets = [raw_ledgers, decoded_ledgers, token_transfers, analytics_partials, analytics_rollups]
+    assets = [
+        raw_ledgers,
+        decoded_ledgers,
+        token_transfers,
+        token_metadata,
+        analytics_partials,
+        analytics_rollups,
+    ]
     return dg.Definitions(
         assets=assets,
         asset_checks=[*LEDGER_CHECKS, *TTP_CHECKS, *ANALYTICS_CHECKS, ttp_events_freshness],

@@ -44,6 +44,7 @@ def test_main_job_materializes_and_summarizes(tmp_path: Path) -> None:
     assert lines["raw_ledgers"] == ["1", "1", lines["raw_ledgers"][2]]
     assert lines["transactions"][:2] == ["1", "163"]
     assert lines["operations"][:2] == ["1", "234"]
+    assert lines["token_metadata"][:2] == ["1", "0"]  # no contract instance changes there
     assert "checks: " in out and "FAILED" not in out
     # The run is in the persistent instance, where `dagster dev` shows it.
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))

@@ -25,7 +25,7 @@ import pytest
 
 from flight_gateway.config import GatewayConfig
 from flight_gateway.server import GatewayServer
-from ttp_assets.core.storage.catalog import TABLE_FORMATS
+from ttp_assets.core.storage.catalog import CORE_ANALYTICS_FORMATS, TABLE_FORMATS
 from ttp_assets.definitions import defs
 from ttp_assets_tests.shared_data import REPO_ROOT, lake_dir
 
@@ -105,7 +105,8 @@ def test_the_assets_table_says_what_the_definitions_do() -> None:
     """Each row of the README's asset table: its group and its storage format."""
     rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (Parquet|Delta) \|", README.read_text(), re.M)
     graph = defs.resolve_asset_graph()
-    assert {name for name, _, _ in rows} == set(TABLE_FORMATS)
+    formats = {**TABLE_FORMATS, **CORE_ANALYTICS_FORMATS}
+    assert {name for name, _, _ in rows} == set(formats)
     for name, group, storage in rows:
         assert graph.get(dg.AssetKey(name)).group_name == group, name
-        assert TABLE_FORMATS[name] == storage.lower(), name
+        assert formats[name] == storage.lower(), name

@@ -17,6 +17,7 @@ use crate::ledger::{hex, Ledger};
 use crate::network::Network;
 use crate::tables::decoded::DecodedBuilders;
 use crate::tables::events::{count_by_type, BalanceChangesBuilder, EventsBuilder};
+use crate::tables::metadata::TokenMetadataBuilder;
 use crate::tables::raw::RawLedgersBuilder;
 use crate::ttp::{self, Mode, Processor};
 
@@ -37,6 +38,7 @@ pub struct Wanted {
     pub raw_ledgers: bool,
     pub decoded: bool,
     pub ttp: bool,
+    pub token_metadata: bool,
     /// Off only for synthetic load-test ledgers whose tx sets were rewritten after signing
     /// (benchmarks, tests); the platform always checks.
     pub commitments: bool,
@@ -48,6 +50,7 @@ impl Default for Wanted {
             raw_ledgers: false,
             decoded: false,
             ttp: false,
+            token_metadata: false,
             commitments: true,
         }
     }
@@ -61,6 +64,7 @@ pub struct Schemas {
     pub operations: SchemaRef,
     pub ttp_events: SchemaRef,
     pub balance_changes: SchemaRef,
+    pub token_metadata: SchemaRef,
 }
 
 pub struct Config {
@@ -90,6 +94,7 @@ pub struct ChunkOutput {
     pub operations: Option<RecordBatch>,
     pub ttp_events: Option<RecordBatch>,
     pub balance_changes: Option<RecordBatch>,
+    pub token_metadata: Option<RecordBatch>,
     pub summaries: Vec<LedgerSummary>,
     /// transfer, mint, burn, clawback, fee
     pub events_by_type: [u64; 5],
@@ -140,6 +145,7 @@ struct ChunkBuilders {
     decoded: DecodedBuilders,
     events: EventsBuilder,
     balances: BalanceChangesBuilder,
+    metadata: TokenMetadataBuilder,
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -197,6 +203,9 @@ fn process_ledger(
         summary.events = events.len();
         summary.derivation = Some(mode);
     }
+    if wanted.token_metadata {
+        b.metadata.append(&ledger);
+    }
     Ok(summary)
 }
 
@@ -212,6 +221,7 @@ fn process_chunk(
         decoded: DecodedBuilders::default(),
         events: EventsBuilder::new(),
         balances: BalanceChangesBuilder::new(),
+        metadata: TokenMetadataBuilder::new(),
     };
     let mut processor = Processor::new(&config.network);
     let mut out = ChunkOutput::default();
@@ -260,6 +270,9 @@ fn process_chunk(
     if wanted.ttp {
         out.ttp_events = Some(b.events.finish(&s.ttp_events)?);
         out.balance_changes = Some(b.balances.finish(&s.balance_changes)?);
+    }
+    if wanted.token_metadata {
+        out.token_metadata = Some(b.metadata.finish(&s.token_metadata)?);
     }
     Ok(out)
 }

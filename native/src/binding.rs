@@ -129,13 +129,14 @@ fn parse_mode(mode: &str) -> PyResult<ModeChoice> {
     }
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "raw_ledgers",
     "ledgers",
     "transactions",
     "operations",
     "ttp_events",
     "balance_changes",
+    "token_metadata",
 ];
 
 /// The native ledger core for one network, token-event mode and thread count.
@@ -173,6 +174,7 @@ impl LedgerCore {
             operations: get("operations")?,
             ttp_events: get("ttp_events")?,
             balance_changes: get("balance_changes")?,
+            token_metadata: get("token_metadata")?,
         };
         let config = Config {
             network: Network::new(network_name, passphrase),
@@ -217,6 +219,7 @@ impl LedgerCore {
                 "raw_ledgers" => wanted.raw_ledgers = true,
                 "ledgers" | "transactions" | "operations" => wanted.decoded = true,
                 "ttp_events" | "balance_changes" => wanted.ttp = true,
+                "token_metadata" => wanted.token_metadata = true,
                 other => {
                     return Err(PyValueError::new_err(format!(
                         "unknown table {other:?}; expected some of {TABLES:?}"
@@ -287,6 +290,7 @@ impl LedgerCore {
                 ("operations", chunk.operations),
                 ("ttp_events", chunk.ttp_events),
                 ("balance_changes", chunk.balance_changes),
+                ("token_metadata", chunk.token_metadata),
             ];
             for (name, batch) in parts {
                 if let (Some(batch), Some(list)) = (batch, by_table.get_item(name)?) {

@@ -29,6 +29,7 @@ RAW = "raw_ledgers"
 SOURCE_HASH: str = ttp_native.SOURCE_HASH
 DECODED = ("ledgers", "transactions", "operations")
 TOKEN_EVENTS = ("ttp_events", "balance_changes")
+TOKEN_METADATA = "token_metadata"
 
 _ERRORS: dict[type[BaseException], type[Exception]] = {
     ttp_native.LedgerDataError: LedgerDataError,
@@ -80,7 +81,7 @@ class LedgerCore:
         self.mode = mode
         self.threads = threads or default_threads()
         self._core = ttp_native.LedgerCore(
-            network.passphrase, network.name, mode, self.threads, dict(schemas.TABLES)
+            network.passphrase, network.name, mode, self.threads, dict(schemas.NATIVE_TABLES)
         )
 
     def process(

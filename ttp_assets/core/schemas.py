@@ -217,6 +217,52 @@ BALANCE_CHANGES = _schema(
     ],
 )
 
+TOKEN_METADATA = _schema(
+    "token_metadata",
+    "One row per contract-instance ledger entry change (created, updated or restored) whose "
+    "instance storage holds a SEP-41 METADATA entry: the token's decimals, name and symbol as "
+    "the ledger shows them. Made by the native core from raw_ledgers; the source of the "
+    "token_decimals lookup the rollups join.",
+    [
+        _f("ledger_sequence", pa.uint32(), "Ledger sequence number", False),
+        _f("closed_at", TIMESTAMP, "Ledger close time", False),
+        _f("transaction_hash", pa.string(), "Hex tx hash (outer hash for fee bumps)", False),
+        _f("transaction_index", pa.uint32(), "1-based transaction index (apply order)", False),
+        _f(
+            "operation_index",
+            pa.uint32(),
+            "1-based operation index; null for a transaction-level change",
+        ),
+        _f(
+            "change_index",
+            pa.uint32(),
+            "0-based position of the change among all the transaction's ledger entry changes "
+            "(STATE included), in apply order: fee processing, changes before, operations, "
+            "changes after, post-apply fee processing",
+            False,
+        ),
+        _f("change_type", pa.string(), "created, updated or restored", False),
+        _f("contract_id", pa.string(), "The contract (C address)", False),
+        _f(
+            "executable",
+            pa.string(),
+            "wasm, stellar_asset (a Stellar Asset Contract) or external_ref",
+            False,
+        ),
+        _f(
+            "decimals",
+            pa.uint32(),
+            "METADATA `decimal` (u32); null when missing or not a u32",
+        ),
+        _f("name", pa.string(), "METADATA `name`; null when missing, not a string or not UTF-8"),
+        _f(
+            "symbol",
+            pa.string(),
+            "METADATA `symbol`; null when missing, not a string or not UTF-8",
+        ),
+    ],
+)
+
 # -- analytics (the fourth tier; see ``core.analytics``) ------------------------------------
 #
 # Partial aggregates are ledger-range partitioned like every table above: what one partition's
@@ -287,7 +333,8 @@ ASSET_HOUR_PARTIALS = _schema(
         _f(
             "metric",
             pa.string(),
-            "transfer, mint, burn, clawback, fee, or transfer_small / _medium / _large",
+            "transfer, mint, burn, clawback, fee; transfer_small / _medium / _large (classic "
+            "assets); transfer_band:<k_l>:<k_s> (custom tokens, categorized by the rollups)",
             False,
         ),
         _f("event_count", pa.int64(), "Events", False),
@@ -437,9 +484,18 @@ TABLES: dict[str, pa.Schema] = {
 }
 
 
+# Ledger-range partitioned analytics tables the native core makes from ``raw_ledgers`` (in the
+# analytics group, stored like the partials; not one of the ledger tables above, so not part
+# of a partition's completeness).
+CORE_ANALYTICS_TABLES: dict[str, pa.Schema] = {"token_metadata": TOKEN_METADATA}
+
+# Every table the native core builds, as it receives their schemas.
+NATIVE_TABLES: dict[str, pa.Schema] = {**TABLES, **CORE_ANALYTICS_TABLES}
+
+
 def schema_for(table: str) -> pa.Schema:
     """The schema of any table the platform writes (ledger tables, analytics, rollups)."""
-    known = {**TABLES, **ANALYTICS_PARTIAL_TABLES, **ROLLUP_TABLES}
+    known = {**TABLES, **CORE_ANALYTICS_TABLES, **ANALYTICS_PARTIAL_TABLES, **ROLLUP_TABLES}
     try:
         return known[table]
     except KeyError:

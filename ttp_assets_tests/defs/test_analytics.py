@@ -16,10 +16,13 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from ttp_assets.core import schemas
 from ttp_assets.core.analytics.engine import connect
 from ttp_assets.core.analytics.periods import Coverage, is_complete, runs, touched_hours
 from ttp_assets.core.analytics.rollups import IncompletePeriod, StoredPartial, plan, update_rollups
 from ttp_assets.core.ledger_ranges import keys_covering
+from ttp_assets.core.storage.catalog import open_store
+from ttp_assets.core.storage.delta_store import PartitionWrite
 from ttp_assets.core.storage.location import open_location
 from ttp_assets.core.storage.rollup_store import RollupStore
 from ttp_assets.definitions import build_definitions
@@ -135,7 +138,20 @@ _SUM = {"transfer": "transfer_volume", "mint": "minted", "burn": "burned"}
 _SUM |= {"clawback": "clawed_back", "fee": "fees"}
 
 
-def expected_assets(events: list[dict], flags: dict) -> list[dict]:
+def latest_decimals(storage: Path | str) -> dict[str, int]:
+    """Per contract, the decimals of its latest stored METADATA row (by ledger, transaction,
+    change) that has them: the token_decimals lookup, computed independently."""
+    rows = stored_table(storage, "token_metadata").to_pylist()
+    out = {}
+    for r in sorted(
+        rows, key=lambda r: (r["ledger_sequence"], r["transaction_index"], r["change_index"])
+    ):
+        if r["decimals"] is not None:
+            out[r["contract_id"]] = r["decimals"]
+    return out
+
+
+def expected_assets(events: list[dict], flags: dict, decimals: dict[str, int]) -> list[dict]:
     rows: dict[tuple, dict] = {}
     sets: dict[tuple, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for e in events:
@@ -154,7 +170,7 @@ def expected_assets(events: list[dict], flags: dict) -> list[dict]:
                     "asset_key": key,
                     "asset": e["asset"],
                     "contract_id": e["contract_id"],
-                    "decimals": 7 if e["asset"] else None,
+                    "decimals": 7 if e["asset"] else decimals.get(e["contract_id"]),
                     **dict.fromkeys(_COUNT.values(), 0),
                     **dict.fromkeys(_SUM.values(), 0),
                     **dict.fromkeys(["small", "medium", "large"], (0, 0)),
@@ -167,8 +183,8 @@ def expected_assets(events: list[dict], flags: dict) -> list[dict]:
             r[_SUM[typ]] += amount
             r["first_ledger"] = min(r["first_ledger"], e["ledger_sequence"])
             r["last_ledger"] = max(r["last_ledger"], e["ledger_sequence"])
-            if typ == "transfer" and e["asset"]:
-                units = 10**7
+            if typ == "transfer" and r["decimals"] is not None:
+                units = 10 ** r["decimals"]
                 cat = (
                     "small"
                     if amount < SMALL_BELOW * units
@@ -311,7 +327,7 @@ def expected_rollups(storage: Path | str, keys: list[str] | None = None) -> dict
     net, ops = expected_network(ledgers, rows("transactions"), rows("operations"), events, flags)
     key = lambda r: tuple(str(r[k]) for k in sorted(r))  # noqa: E731
     return {
-        "asset_activity": sorted(expected_assets(events, flags), key=key),
+        "asset_activity": sorted(expected_assets(events, flags, latest_decimals(storage)), key=key),
         "network_activity": sorted(net, key=key),
         "network_operations": sorted(ops, key=key),
     }
@@ -350,16 +366,88 @@ def test_rollups_equal_an_independent_computation(lakes, lake: str) -> None:  # 
     assert_rollups_are(settings, expected)
 
 
-def test_custom_tokens_have_no_units_and_classic_assets_do(lakes) -> None:  # type: ignore[no-untyped-def]
+# The custom SEP-41 tokens whose METADATA pubnet-p26's ledgers change (both 7 decimals), with
+# the ledger of each one's latest change. Neither has token events in those ledgers.
+P26_METADATA = {
+    "CAM7DY53G63XA4AJRS24Z6VFYAFSSF76C3RZ45BE5YU3FQS5255OOABP": 63092990,
+    "CCA2ZJP5BVRXYTQH4FAGHCAUMRYCXVC4CRYC2NXHWMR7TIVX36U7F5HR": 63092983,
+}
+
+
+def test_custom_tokens_without_known_decimals_have_no_units_or_categories(lakes) -> None:  # type: ignore[no-untyped-def]
     settings, *_ = lakes["pubnet-p26"]
     events = stored_table(settings.storage_uri, "ttp_events")
     custom = events.filter(pa.compute.is_null(events["asset"]))
     classic = events.filter(pa.compute.is_valid(events["asset"]))
     assert custom.num_rows > 0 and classic.num_rows > 0
+    # amount_units: null for every custom token (empty rather than wrong; see the README).
     assert custom["amount_units"].null_count == custom.num_rows
     assert classic["amount_units"].null_count == 0
+    meta = stored_table(settings.storage_uri, "token_metadata").to_pylist()
+    assert {r["contract_id"]: r["ledger_sequence"] for r in meta} == P26_METADATA
+    assert latest_decimals(settings.storage_uri) == dict.fromkeys(P26_METADATA, 7)
     rows = [r for r in rollup(settings, "asset_activity") if r["asset"] is None]
-    assert rows and all(r["decimals"] is None and r["small_count"] == 0 for r in rows)
+    assert rows and not {r["contract_id"] for r in rows} & set(P26_METADATA)
+    assert all(r["decimals"] is None and r["small_count"] == 0 for r in rows)
+
+
+def _metadata_row(seq: int, contract: str, decimals: int) -> dict:
+    return {
+        "ledger_sequence": seq,
+        "closed_at": dt.datetime(2026, 6, 19, 23, tzinfo=dt.UTC),
+        "transaction_hash": "ab" * 32,
+        "transaction_index": 1,
+        "operation_index": 1,
+        "change_index": 3,
+        "change_type": "updated",
+        "contract_id": contract,
+        "executable": "wasm",
+        "decimals": decimals,
+        "name": "Test token",
+        "symbol": "TEST",
+    }
+
+
+def test_decimals_from_a_later_partition_recategorize_the_tokens_periods(
+    lakes, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Metadata stored in a partition after the token's events (and no partial changed): the
+    rollups recompute that token's periods with its decimals; the latest value wins; removing
+    the partition brings back the figures of before."""
+    reference, _, _, _ = lakes["pubnet-p26"]
+    copy = tmp_path / "p26"
+    shutil.copytree(reference.storage_uri, copy)
+    settings = settings_for(copy, "pubnet-p26")
+    instance = dg.DagsterInstance.ephemeral()
+    before = {t: rollup(settings, t) for t in ROLLUPS}
+    custom = [r for r in before["asset_activity"] if r["asset"] is None and r["transfer_count"]]
+    token = max(custom, key=lambda r: r["transfer_count"])["contract_id"]
+    store = open_store(open_location(str(copy)), "token_metadata")
+    later = "0063093000-0063093001"  # after every stored ledger; no partial partition of it
+    rows = [_metadata_row(63093000, token, 18), _metadata_row(63093001, token, 2)]
+    store.write(
+        [
+            PartitionWrite(
+                later,
+                lambda: [pa.RecordBatch.from_pylist(rows, schema=schemas.TOKEN_METADATA)],
+                {"ttp.partition_key": later},
+            )
+        ]
+    )
+    result = run_rollups(settings, instance)
+    passed(result)
+    meta = result.asset_materializations_for_node("analytics_rollups")[0].metadata
+    assert meta["changed_partitions"].value == "none"
+    assert meta["hours_recomputed"].value > 0
+    got = [r for r in rollup(settings, "asset_activity") if r["asset_key"] == token]
+    assert got and all(r["decimals"] == 2 for r in got)
+    for r in got:
+        assert r["small_count"] + r["medium_count"] + r["large_count"] == r["transfer_count"]
+    assert_rollups_are(settings, expected_rollups(copy))
+    # Gone again: the token's decimals are unknown again, and so are its categories.
+    store.delete(later)
+    passed(run_rollups(settings, instance))
+    assert {t: rollup(settings, t) for t in ROLLUPS} == before
 
 
 def test_metadata_shows_rows_periods_and_top_assets(lakes) -> None:  # type: ignore[no-untyped-def]

@@ -138,7 +138,7 @@ def native_tables(data: Dataset, mode: str = "auto", threads: int = 2) -> dict[s
     )
     assert result.ledgers == len(data.ledgers)
     return {
-        name: pa.Table.from_batches(batches, schema=schemas.TABLES[name])
+        name: pa.Table.from_batches(batches, schema=schemas.NATIVE_TABLES[name])
         for name, batches in result.tables.items()
     }
 
@@ -182,3 +182,20 @@ def test_derived_equals_unified_where_ledgers_carry_unified_events() -> None:
     assert set(unified.column("derivation").to_pylist()) == {"unified"}
     columns = [c for c in schemas.TTP_EVENTS.names if c != "derivation"]
     assert derived.select(columns).equals(unified.select(columns))
+
+
+# token_metadata rows per dataset (the rest have none): the differential above is not vacuous.
+# core-tests deploys Stellar Asset Contracts (METADATA decimal 7); pubnet-p26 updates two custom
+# tokens' instances (also 7).
+TOKEN_METADATA_ROWS = {"core-tests": (36, "stellar_asset"), "lake/pubnet-p26": (3, "wasm")}
+
+
+def test_token_metadata_is_on_real_ledgers(pair: tuple[Dataset, dict, dict]) -> None:
+    data, _, native = pair
+    table = native["token_metadata"]
+    rows, executable = TOKEN_METADATA_ROWS.get(data.name, (0, None))
+    assert table.num_rows == rows, data.name
+    if rows:
+        assert set(table.column("executable").to_pylist()) == {executable}
+        assert set(table.column("decimals").to_pylist()) == {7}
+        assert table.column("name").null_count == table.column("symbol").null_count == 0

@@ -12,12 +12,13 @@ from ttp_assets.core.network import Network
 
 from .tables.decoded import decoded_rows
 from .tables.events import balance_change_rows, event_rows
+from .tables.metadata import token_metadata_rows
 from .tables.rows import BatchBuilder
 from .ttp import choose_mode, events_for_ledger
 from .xdr.header import read_lcm_header
 from .xdr.ledger import decode_ledger, verify_network
 
-ALL_TABLES = tuple(schemas.TABLES)
+ALL_TABLES = tuple(schemas.NATIVE_TABLES)
 
 
 def raw_ledger_row(lcm: bytes, where: str) -> dict[str, object]:
@@ -41,14 +42,15 @@ def reference_tables(
     check_commitments: bool = True,
 ) -> dict[str, pa.Table]:
     """Every table of ``lcms`` computed by the reference implementation, in ledger order."""
-    builders = {name: BatchBuilder(schemas.TABLES[name]) for name in tables}
+    builders = {name: BatchBuilder(schemas.NATIVE_TABLES[name]) for name in tables}
     decoded = any(t in tables for t in ("ledgers", "transactions", "operations"))
     token = any(t in tables for t in ("ttp_events", "balance_changes"))
+    metadata = "token_metadata" in tables
     for i, lcm in enumerate(lcms):
         where = f"LedgerCloseMeta #{i}"
         if "raw_ledgers" in tables:
             builders["raw_ledgers"].append(raw_ledger_row(lcm, where))
-        if not (decoded or token):
+        if not (decoded or token or metadata):
             continue
         ledger = decode_ledger(lcm, network, where, verify=check_commitments)
         verify_network(ledger)
@@ -71,7 +73,10 @@ def reference_tables(
             if "balance_changes" in builders:
                 for row in balance_change_rows(ledger):
                     builders["balance_changes"].append(row)
+        if metadata:
+            for row in token_metadata_rows(ledger):
+                builders["token_metadata"].append(row)
     return {
-        name: pa.Table.from_batches([b.flush()], schema=schemas.TABLES[name])
+        name: pa.Table.from_batches([b.flush()], schema=schemas.NATIVE_TABLES[name])
         for name, b in builders.items()
     }

@@ -14,6 +14,7 @@ use crate::error::{CoreError, CoreResult};
 
 pub mod decoded;
 pub mod events;
+pub mod metadata;
 pub mod names;
 pub mod raw;
 
@@ -102,5 +103,6 @@ pub fn check_schemas(schemas: &crate::batch::Schemas) -> CoreResult<()> {
     decoded::OperationsBuilder::new().finish(&schemas.operations)?;
     events::EventsBuilder::new().finish(&schemas.ttp_events)?;
     events::BalanceChangesBuilder::new().finish(&schemas.balance_changes)?;
+    metadata::TokenMetadataBuilder::new().finish(&schemas.token_metadata)?;
     Ok(())
 }

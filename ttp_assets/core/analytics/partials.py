@@ -37,16 +37,29 @@ LEDGER_COLUMNS = [
 TRANSACTION_COLUMNS = ["ledger_sequence", "closed_at", "account", "fee_account"]
 OPERATION_COLUMNS = ["ledger_sequence", "closed_at", "type", "successful", "source_account"]
 
+# The token_decimals lookup the rollups join (``rollups.token_decimals``): one row per contract.
 DECIMALS_SCHEMA = pa.schema([("contract_id", pa.string()), ("decimals", pa.int32())])
 
+# Custom tokens' transfers are put in *bands*, not categories: their decimals come from the
+# ledgers' token metadata, which may be stored in another partition (even a later one), so the
+# rollups categorize them (``rollup_sql``). A transfer of amount a is small for decimals d when
+# a < S * 10^d, large when a >= L * 10^d (S, L: the thresholds in whole units). Both bounds grow
+# with d, so with k_s = #{d in 0..38 : S * 10^d <= a} and k_l likewise for L, the transfer is
+# large for d < k_l, small for d >= k_s, medium in between (beyond 38 decimals, a threshold
+# exceeds every i128 amount: small). Its band is the metric ``transfer_band:<k_l>:<k_s>``; k
+# is the number of digits of a div S (0 when a < S), at most 39.
+BAND_PREFIX = "transfer_band:"
+MAX_BAND = 39
+
 _ASSET_HOUR = f"""
-WITH ev AS (
+WITH units AS (
+    SELECT small_below::HUGEINT AS s, large_from::HUGEINT AS l FROM thresholds WHERE decimals = 0
+),
+ev AS (
     SELECT date_trunc('hour', e.closed_at) AS hour,
            coalesce(e.asset, e.contract_id) AS asset_key, e.asset, e.contract_id,
-           e.event_type, e.ledger_sequence, e.amount_raw,
-           CASE WHEN e.asset IS NOT NULL THEN {CLASSIC_DECIMALS} ELSE d.decimals END AS decimals
+           e.event_type, e.ledger_sequence, e.amount_raw, e.amount_raw::HUGEINT AS amount
     FROM events e
-    LEFT JOIN decimals d ON e.asset IS NULL AND d.contract_id = e.contract_id
 ),
 metrics AS (
     SELECT hour, asset_key, asset, contract_id, event_type AS metric, ledger_sequence,
@@ -54,13 +67,24 @@ metrics AS (
     FROM ev
     UNION ALL
     SELECT ev.hour, ev.asset_key, ev.asset, ev.contract_id,
-           CASE WHEN ev.amount_raw::HUGEINT < th.small_below::HUGEINT THEN 'transfer_small'
-                WHEN th.large_from IS NULL OR ev.amount_raw::HUGEINT < th.large_from::HUGEINT
+           CASE WHEN ev.amount < th.small_below::HUGEINT THEN 'transfer_small'
+                WHEN th.large_from IS NULL OR ev.amount < th.large_from::HUGEINT
                     THEN 'transfer_medium'
                 ELSE 'transfer_large' END,
            ev.ledger_sequence, ev.amount_raw
-    FROM ev JOIN thresholds th ON th.decimals = ev.decimals
-    WHERE ev.event_type = 'transfer'
+    FROM ev JOIN thresholds th ON th.decimals = {CLASSIC_DECIMALS}
+    WHERE ev.event_type = 'transfer' AND ev.asset IS NOT NULL
+    UNION ALL
+    SELECT ev.hour, ev.asset_key, ev.asset, ev.contract_id,
+           '{BAND_PREFIX}'
+           || (CASE WHEN ev.amount < u.l THEN 0
+                    ELSE least(length((ev.amount // u.l)::VARCHAR), {MAX_BAND}) END)::VARCHAR
+           || ':'
+           || (CASE WHEN ev.amount < u.s THEN 0
+                    ELSE least(length((ev.amount // u.s)::VARCHAR), {MAX_BAND}) END)::VARCHAR,
+           ev.ledger_sequence, ev.amount_raw
+    FROM ev CROSS JOIN units u
+    WHERE ev.event_type = 'transfer' AND ev.asset IS NULL
 )
 SELECT hour, asset_key, asset, contract_id, metric,
        count(*) AS event_count,
@@ -155,18 +179,16 @@ def compute_partials(
     transactions: pa.Table,
     operations: pa.Table,
     categories: AmountCategories,
-    decimals: pa.Table | None = None,
 ) -> dict[str, pa.Table]:
-    """The four partial tables of one partition, each conforming to its schema."""
+    """The four partial tables of one partition, each conforming to its schema. Transfers of
+    classic assets are categorized here (7 decimals), custom tokens' put in bands that the
+    rollups categorize with the token's decimals."""
     con = connect()
     try:
         con.register("events", events.select(EVENT_COLUMNS))
         con.register("ledgers", ledgers.select(LEDGER_COLUMNS))
         con.register("transactions", transactions.select(TRANSACTION_COLUMNS))
         con.register("operations", operations.select(OPERATION_COLUMNS))
-        con.register(
-            "decimals", decimals if decimals is not None else DECIMALS_SCHEMA.empty_table()
-        )
         con.register("thresholds", categories.thresholds())
         return {
             name: conform(con.sql(sql).to_arrow_table(), schemas.ANALYTICS_PARTIAL_TABLES[name])

@@ -9,6 +9,7 @@ counts of distinct accounts over the union of the hourly sets.
 from __future__ import annotations
 
 from .categories import CLASSIC_DECIMALS
+from .partials import BAND_PREFIX, MAX_BAND
 
 # (column prefix, metric rows it sums)
 _AMOUNTS = {
@@ -59,8 +60,11 @@ _BY_GRAIN = """
 
 # Sums per (period, asset, metric) first, each rendered exactly once, then one row per asset:
 # the exact rendering is a large expression, so it is not repeated per output column.
+# A custom token's transfers come in bands (``partials``: ``transfer_band:<k_l>:<k_s>``): with
+# its decimals d from ``decimals`` (the token_decimals lookup), a band is large for d < k_l,
+# small for d >= k_s, else medium. A token without known decimals is in no category.
 ASSET_ACTIVITY = f"""
-WITH long AS (
+WITH partial_sums AS (
     SELECT grain, period_start, asset_key, metric,
            any_value(asset) AS asset, any_value(contract_id) AS contract_id,
            sum(event_count) AS n, sum(amount_hi) AS hi, sum(amount_lo) AS lo,
@@ -68,6 +72,26 @@ WITH long AS (
     FROM ({_BY_GRAIN.format(t="hour", src="asset_hour_partials")}) a
     SEMI JOIN periods USING (grain, period_start)
     GROUP BY grain, period_start, asset_key, metric
+),
+banded AS (
+    SELECT b.grain, b.period_start, b.asset_key,
+           CASE WHEN least(d.decimals, {MAX_BAND}) >= split_part(b.metric, ':', 3)::INTEGER
+                    THEN 'transfer_small'
+                WHEN least(d.decimals, {MAX_BAND}) < split_part(b.metric, ':', 2)::INTEGER
+                    THEN 'transfer_large'
+                ELSE 'transfer_medium' END AS metric,
+           any_value(b.asset) AS asset, any_value(b.contract_id) AS contract_id,
+           sum(b.n) AS n, sum(b.hi) AS hi, sum(b.lo) AS lo,
+           min(b.first_ledger) AS first_ledger, max(b.last_ledger) AS last_ledger
+    FROM partial_sums b
+    JOIN decimals d ON b.asset IS NULL AND d.contract_id = b.contract_id AND d.decimals >= 0
+    WHERE starts_with(b.metric, '{BAND_PREFIX}')
+    GROUP BY ALL
+),
+long AS (
+    SELECT * FROM partial_sums WHERE NOT starts_with(metric, '{BAND_PREFIX}')
+    UNION ALL BY NAME
+    SELECT * FROM banded
 ),
 supply AS (
     SELECT grain, period_start, asset_key, 'net_supply' AS metric,

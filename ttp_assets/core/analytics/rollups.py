@@ -11,6 +11,12 @@ Each update:
 4. replaces exactly those periods in each rollup table (one Delta commit per table), then
    records the new state.
 
+Custom tokens' decimals come from ``token_decimals`` (the latest ``decimal`` of each contract's
+SEP-41 metadata over every stored ``token_metadata`` partition), joined here rather than in the
+partials: a decimal stored in a later partition than a token's events still applies. The state
+records the lookup it used; a token whose decimals changed (first seen, or changed) has every
+stored period of it recomputed, so its amount categories follow.
+
 Completeness flags come from the coverage of every stored partition (``periods``). A crash
 between step 4's commits and the state leaves the state behind, so the next update recomputes
 the same periods again; recomputing a period from the same partials gives the same rows.
@@ -55,6 +61,8 @@ log = logging.getLogger(__name__)
 PARTIAL_TABLES = tuple(schemas.ANALYTICS_PARTIAL_TABLES)
 ROLLUPS = tuple(schemas.ROLLUP_TABLES)
 STATE_PATH = ("_analytics", "rollup_state.json")
+METADATA_TABLE = "token_metadata"
+_INT32_MAX = 2**31 - 1
 _TS = pa.timestamp("s", tz="UTC")
 
 
@@ -130,16 +138,62 @@ def stored_partials(location: Location) -> dict[str, StoredPartial]:
     }
 
 
-def _read_state(location: Location) -> dict[str, dict]:
+def token_decimals(location: Location) -> pa.Table:
+    """The ``token_decimals`` lookup: per contract, the ``decimals`` of its latest METADATA row
+    (by ledger, transaction and change) over every stored ``token_metadata`` partition. Rows
+    whose decimal was not a u32 are left out; so is a decimal beyond int32 (no such token)."""
+    try:
+        table = DeltaTable(
+            location.delta_uri(METADATA_TABLE), storage_options=location.delta_storage_options()
+        )
+    except TableNotFoundError:
+        return DECIMALS_SCHEMA.empty_table()
+    rows = table.to_pyarrow_dataset().to_table(
+        columns=["contract_id", "decimals", "ledger_sequence", "transaction_index", "change_index"],
+        filter=ds.field("decimals").is_valid(),
+    )
+    con = connect()
+    try:
+        con.register("token_metadata", rows)
+        latest = con.sql(
+            f"""
+            SELECT contract_id,
+                   CASE WHEN decimals <= {_INT32_MAX} THEN decimals END AS decimals
+            FROM token_metadata
+            QUALIFY row_number() OVER (
+                PARTITION BY contract_id
+                ORDER BY ledger_sequence DESC, transaction_index DESC, change_index DESC
+            ) = 1
+            ORDER BY contract_id
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return conform(latest, DECIMALS_SCHEMA).filter(pc.is_valid(latest["decimals"]))
+
+
+def _decimals_map(decimals: pa.Table) -> dict[str, int]:
+    return dict(
+        zip(
+            decimals.column("contract_id").to_pylist(),
+            decimals.column("decimals").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _read_full_state(location: Location) -> dict:
     fs = location.fs
     try:
         with fs.open_input_stream(location.path(*STATE_PATH), compression=None) as f:
-            return json.loads(f.read())["partitions"]
+            return json.loads(f.read())
     except FileNotFoundError:
         return {}
 
 
-def _write_state(location: Location, current: dict[str, StoredPartial]) -> None:
+def _write_state(
+    location: Location, current: dict[str, StoredPartial], decimals: dict[str, int]
+) -> None:
     state = {
         k: {
             "fingerprint": p.fingerprint,
@@ -156,7 +210,7 @@ def _write_state(location: Location, current: dict[str, StoredPartial]) -> None:
     if location.is_local:
         fs.create_dir(location.path(STATE_PATH[0]), recursive=True)
     with fs.open_output_stream(tmp, compression=None) as out:
-        out.write(json.dumps({"partitions": state}, sort_keys=True).encode())
+        out.write(json.dumps({"partitions": state, "decimals": decimals}, sort_keys=True).encode())
     fs.move(tmp, final)
 
 
@@ -264,7 +318,8 @@ def _read_partials(
 def compute_rollups(
     partials: dict[str, pa.Table], periods: pa.Table, decimals: pa.Table | None = None
 ) -> dict[str, pa.Table]:
-    """The rollup rows of ``periods`` from the partial rows given (pure; DuckDB)."""
+    """The rollup rows of ``periods`` from the partial rows given (pure; DuckDB). ``decimals``
+    is the token_decimals lookup (one row per contract), for custom tokens' categories."""
     con = connect()
     try:
         for name, table in partials.items():
@@ -285,13 +340,21 @@ def update_rollups(location: Location, full: bool = False) -> RollupUpdate:
     """Bring every rollup table up to date with the stored partials (see the module docs).
     ``full`` recomputes every period of every stored partition."""
     current = stored_partials(location)
-    state = {} if full else _read_state(location)
+    full_state = {} if full else _read_full_state(location)
+    state = full_state.get("partitions", {})
+    decimals = token_decimals(location)
+    now = _decimals_map(decimals)
     incomplete = _incomplete_periods(location)
     dirty, periods = plan(current, state, incomplete)
     if full:
         stale = {g: set(s) for g, s in _all_periods(location).items()}
         for g in periods:
             periods[g] |= stale.get(g, set())
+    else:
+        before = full_state.get("decimals", {})
+        changed = sorted(c for c in set(before) | set(now) if before.get(c) != now.get(c))
+        for g, starts in _periods_of_assets(location, changed).items():
+            periods[g] |= starts
     windows = _windows(periods)
     sources = sorted(
         k for k, p in current.items() if any(overlaps(p.coverage, s, e) for s, e in windows)
@@ -300,12 +363,12 @@ def update_rollups(location: Location, full: bool = False) -> RollupUpdate:
     if windows:
         hours = sorted({h for s, e in windows for h in _hours_in(s, e)})
         partials = _read_partials(location, sources, hours)
-        rows = compute_rollups(partials, periods_table(periods, current))
+        rows = compute_rollups(partials, periods_table(periods, current), decimals)
         for name in ROLLUPS:
             store = RollupStore(location, name)
             update.versions[name] = store.replace_periods(rows[name], periods)
             update.rows[name] = rows[name].num_rows
-    _write_state(location, current)
+    _write_state(location, current, now)
     log.info(
         "rollups updated",
         extra={"dirty": dirty, "periods": update.recomputed, "sources": sources},
@@ -318,6 +381,22 @@ def _hours_in(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
     while h < end:
         out.append(h)
         h += GRAINS["hour"]
+    return out
+
+
+def _periods_of_assets(location: Location, asset_keys: list[str]) -> dict[str, set[dt.datetime]]:
+    """The stored periods of ``asset_keys`` in ``asset_activity`` (a custom token's key is its
+    contract id): the periods to recompute when their decimals change."""
+    out: dict[str, set[dt.datetime]] = {g: set() for g in GRAINS}
+    if not asset_keys:
+        return out
+    rows = RollupStore(location, "asset_activity").read(
+        filter=ds.field("asset_key").isin(asset_keys)
+    )
+    for grain, start in zip(
+        rows.column("grain").to_pylist(), rows.column("period_start").to_pylist(), strict=True
+    ):
+        out[grain].add(start)
     return out
 
 

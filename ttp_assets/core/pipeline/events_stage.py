@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from ..native import TOKEN_EVENTS, LedgerCore
+from ..native import TOKEN_EVENTS, TOKEN_METADATA, LedgerCore
 from ..storage.spool import SpoolWriter
 from .ledger_stage import ledger_labels
 
@@ -50,3 +50,16 @@ def derive_events(
         result.by_type.update(out.events_by_type)
         result.by_derivation.update(out.ledgers_by_derivation)
     return result
+
+
+def derive_token_metadata(
+    raw: Iterable[pa.RecordBatch], core: LedgerCore, writer: SpoolWriter
+) -> int:
+    """The ``token_metadata`` rows of each raw ledger (one native pass); returns the ledgers."""
+    ledgers = 0
+    for batch in raw:
+        out = core.process(batch.column("lcm_xdr"), [TOKEN_METADATA], labels=ledger_labels(batch))
+        for rows in out.tables[TOKEN_METADATA]:
+            writer.write(rows)
+        ledgers += out.ledgers
+    return ledgers

@@ -33,13 +33,23 @@ ANALYTICS_PARTIAL_FORMATS: dict[str, Format] = dict.fromkeys(
     schemas.ANALYTICS_PARTIAL_TABLES, "delta"
 )
 ROLLUP_TABLES: tuple[str, ...] = tuple(schemas.ROLLUP_TABLES)
+# Analytics tables the native core makes from ``raw_ledgers`` (``token_metadata``): ledger-range
+# partitioned and stored like the partials, but not one of the tables a partition's
+# completeness needs.
+CORE_ANALYTICS_FORMATS: dict[str, Format] = dict.fromkeys(schemas.CORE_ANALYTICS_TABLES, "delta")
+# Every ledger-range partitioned table.
+PARTITIONED_FORMATS: dict[str, Format] = {
+    **TABLE_FORMATS,
+    **CORE_ANALYTICS_FORMATS,
+    **ANALYTICS_PARTIAL_FORMATS,
+}
 
 IO_MANAGER_KEYS: dict[Format, str] = {"parquet": "parquet_io_manager", "delta": "delta_io_manager"}
 
 
 def table_format(table: str) -> Format:
-    """The format of a ledger-range partitioned table (ledger tables and analytics partials)."""
-    return {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}[table]
+    """The format of a ledger-range partitioned table (ledger tables and analytics)."""
+    return PARTITIONED_FORMATS[table]
 
 
 def io_manager_key(table: str) -> str:
@@ -48,7 +58,7 @@ def io_manager_key(table: str) -> str:
 
 def open_store(location: Location, table: str) -> PartitionStore:
     """The committed partitions of ``table`` under ``location``, in the table's format."""
-    formats = {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}
+    formats = PARTITIONED_FORMATS
     fmt = formats.get(table)
     if fmt is None:
         raise KeyError(f"unknown table {table!r}; known: {sorted(formats)}")

@@ -1,14 +1,17 @@
-"""Analytics assets: ``analytics_partials`` (ledger-range partitioned, one run per range like
-every other asset) and ``analytics_rollups`` (hours and days, unpartitioned).
+"""Analytics assets: ``token_metadata`` (the SEP-41 metadata the ledgers show, made by the
+native core from ``raw_ledgers``) and ``analytics_partials`` (ledger-range partitioned, one run
+per range like every other asset), and ``analytics_rollups`` (hours and days, unpartitioned).
 
 The rollups are not ledger-range partitioned: an hour or a day spans several ranges, and it is
 reported once. They are kept up to date by automation (they run when a partial partition lands)
 and recompute only the periods that changed (``core.analytics.rollups``).
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 from pydantic import Field
 
 from ...core import schemas
@@ -21,13 +24,15 @@ from ...core.analytics.partials import (
     compute_partials,
 )
 from ...core.analytics.rollups import period_span, top_assets_markdown, update_rollups
+from ...core.pipeline.events_stage import derive_token_metadata
 from ...core.storage.catalog import io_manager_key, table_format
 from ...core.storage.location import open_location
 from ...core.storage.partitions_reader import PartitionedInput
 from ...core.storage.rollup_store import RollupStore
-from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool
+from ...core.storage.spool import PartitionedOutput, PartitionStats, Spool, SpoolWriter
 from ..partitions import backfill_policy, ledger_ranges
-from ..runs import ProgressLog, column_schema, partition_failure
+from ..resources import NativeCoreResource, StellarNetwork, TokenEventsConfig
+from ..runs import ProgressLog, column_schema, derive_from_raw, partition_failure, table_outs
 from ..warehouse import WarehouseResource
 
 GROUP = "analytics"
@@ -53,6 +58,44 @@ class AnalyticsConfig(dg.ConfigurableResource):
 
     def categories(self) -> AmountCategories:
         return AmountCategories(self.small_below, self.large_from)
+
+
+METADATA_TABLES = schemas.CORE_ANALYTICS_TABLES
+
+
+@dg.multi_asset(
+    outs=table_outs(METADATA_TABLES, GROUP),
+    ins={"raw_ledgers": dg.AssetIn()},
+    partitions_def=ledger_ranges,
+    backfill_policy=backfill_policy,
+)
+def token_metadata(
+    context: dg.AssetExecutionContext,
+    raw_ledgers: PartitionedInput,
+    network: StellarNetwork,
+    token_events: TokenEventsConfig,
+    native_core: NativeCoreResource,
+    warehouse: WarehouseResource,
+) -> PartitionedOutput:
+    """The SEP-41 METADATA (decimals, name, symbol) of every contract instance the range's
+    ledgers create, update or restore: the source of the token decimals the rollups use."""
+    core = native_core.get(network.get(), token_events.mode)
+
+    def derive(raw: Iterator[pa.RecordBatch], writers: dict[str, SpoolWriter]) -> str:
+        writer = writers["token_metadata"]
+        ledgers = derive_token_metadata(raw, core, writer)
+        return f"{ledgers} new ledgers, {writer.stats.rows} metadata rows"
+
+    outs = derive_from_raw(
+        context,
+        "token_metadata",
+        raw_ledgers,
+        warehouse,
+        dict(METADATA_TABLES),
+        ["ledger_sequence", "lcm_xdr"],
+        derive,
+    )
+    return outs["token_metadata"]
 
 
 def _outs() -> dict[str, dg.AssetOut]:
@@ -138,7 +181,7 @@ def _rollup_specs() -> list[dg.AssetSpec]:
         dg.AssetSpec(
             name,
             group_name=GROUP,
-            deps=list(PARTIALS),
+            deps=[*PARTIALS, *METADATA_TABLES],
             kinds={"delta", "duckdb"},
             description=schema.metadata[b"description"].decode(),
             metadata={"dagster/column_schema": column_schema(schema)},

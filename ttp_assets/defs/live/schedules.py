@@ -10,7 +10,7 @@
 import dagster as dg
 
 from ...core.ledger_ranges import parse_key
-from ...core.storage.catalog import ANALYTICS_PARTIAL_FORMATS, ROLLUP_TABLES, TABLE_FORMATS
+from ...core.storage.catalog import PARTITIONED_FORMATS, ROLLUP_TABLES, TABLE_FORMATS
 from ...core.storage.delta_store import DeltaPartitionStore
 from ...core.storage.location import open_location
 from ...core.storage.maintenance import (
@@ -72,7 +72,7 @@ def daily_recheck(
 def maintain_storage(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> dict:
     location = open_location(warehouse.storage_uri)
     summary: dict = {}
-    for table, fmt in {**TABLE_FORMATS, **ANALYTICS_PARTIAL_FORMATS}.items():
+    for table, fmt in PARTITIONED_FORMATS.items():
         if fmt == "delta":
             store = warehouse.store(table)
             assert isinstance(store, DeltaPartitionStore)
