@@ -45,6 +45,7 @@ from ttp_assets.core import schemas as core_schemas
 from ttp_assets.core.ledger_ranges import FIRST_LEDGER, LedgerRange, parse_key
 from ttp_assets.core.storage.catalog import (
     ANALYTICS_PARTIAL_FORMATS,
+    CORE_ANALYTICS_FORMATS,
     ROLLUP_TABLES,
     TABLE_FORMATS,
 )
@@ -60,6 +61,7 @@ from .time_ranges import Clock, Window
 ROLLUP = "rollup"  # the catalog's format for the rollups (Delta tables partitioned by day)
 SERVED_FORMATS: dict[str, str] = {
     **TABLE_FORMATS,
+    **CORE_ANALYTICS_FORMATS,
     **ANALYTICS_PARTIAL_FORMATS,
     **dict.fromkeys(ROLLUP_TABLES, ROLLUP),
 }
@@ -195,7 +197,11 @@ class Catalog:
     ):
         self.location = location
         formats = dict(tables if tables is not None else SERVED_FORMATS)
-        known = {**core_schemas.TABLES, **core_schemas.ANALYTICS_PARTIAL_TABLES}
+        known = {
+            **core_schemas.TABLES,
+            **core_schemas.CORE_ANALYTICS_TABLES,
+            **core_schemas.ANALYTICS_PARTIAL_TABLES,
+        }
         known.update(core_schemas.ROLLUP_TABLES)
         self.formats = {t: f for t, f in formats.items() if t in known}
         self.schemas: dict[str, pa.Schema] = {t: known[t] for t in self.formats}

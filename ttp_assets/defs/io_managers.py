@@ -31,6 +31,9 @@ def _iso(ts: int | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
+CONTINUED_AFTER = "continued_after"
+
+
 def partition_metadata(part: SpooledPartition, path: str, size: int) -> dict[str, Any]:
     """Metadata of one partition's materialization."""
     st = part.stats
@@ -42,6 +45,9 @@ def partition_metadata(part: SpooledPartition, path: str, size: int) -> dict[str
         "complete": st.complete,
         "location": dg.MetadataValue.path(path),
     }
+    if st.base_ledger is not None:
+        # What the run appended after (``defs.check_scope``: checks then read only the rest).
+        meta[CONTINUED_AFTER] = st.base_ledger
     if st.min_close_time is not None:
         meta["first_close_time"] = _iso(st.min_close_time)
         meta["last_close_time"] = _iso(st.max_close_time)

@@ -17,6 +17,7 @@ from ttp_assets_tests.harness import (
     all_checks_passed,
     failure_messages,
     materialize,
+    run_checks_only,
 )
 from ttp_assets_tests.shared_data import lake_dir
 
@@ -93,3 +94,52 @@ def test_full_rebuild_tag_recomputes_an_open_partition(tmp_path: Path) -> None:
         tags={"ttp/through_ledger": str(LAST), "ttp/full_rebuild": "true"},
     )
     assert new_ledgers(result) == {"raw_ledgers": 32, "ledgers": 32, "ttp_events": 32}
+
+
+def header_check(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    (e,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "raw_ledgers_header_hashes"
+    ]
+    return {"passed": e.passed, **{k: v.value for k, v in e.metadata.items()}}
+
+
+def test_a_continuing_run_checks_its_ledgers_unless_the_stored_ones_failed(
+    tmp_path: Path,
+) -> None:
+    """A run appending to an open partition checks the ledgers it appended when the stored
+    ones passed; after a failed check, it checks the partition whole again."""
+    settings = settings_at(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    a, b, c = TESTNET_FIRST + 9, TESTNET_FIRST + 14, TESTNET_FIRST + 20
+    assert materialize(settings, TESTNET_FIRST, a, through=a, instance=instance).success
+    step = materialize(settings, TESTNET_FIRST, b, through=b, instance=instance)
+    assert step.success, failure_messages(step)
+    scoped = header_check(step)
+    assert scoped["passed"] and scoped["checked"] == b - a + 1  # from the base, a, on
+    assert "appended by this run" in scoped["notes"][0]  # type: ignore[index]
+
+    # The stored data changes after it was checked: a re-check finds it ...
+    raw = open_store(open_location(settings.storage_uri), "raw_ledgers")
+    rows = pa.Table.from_batches(list(raw.batches(KEY)), schema=raw.schema)
+    bad = TESTNET_FIRST + 3
+    hashes = [
+        "00" * 32 if s == bad else h
+        for s, h in zip(
+            rows.column("ledger_sequence").to_pylist(),
+            rows.column("ledger_hash").to_pylist(),
+            strict=True,
+        )
+    ]
+    col = rows.schema.get_field_index("ledger_hash")
+    tampered = rows.set_column(col, rows.schema.field(col), pa.array(hashes, pa.string()))
+    raw.write(KEY, tampered.to_batches(), raw.file_metadata(KEY))  # type: ignore[attr-defined]
+    recheck = run_checks_only(settings, [KEY], "raw_ledgers", instance=instance)
+    assert not header_check(recheck)["passed"]
+
+    # ... and the next continuing run reads the whole partition again, so it still fails.
+    after = materialize(settings, TESTNET_FIRST, c, through=c, instance=instance)
+    whole = header_check(after)
+    assert not whole["passed"] and whole["checked"] == c - TESTNET_FIRST + 1
+    assert f"ledger {bad}" in str(whole["problems"])

@@ -69,6 +69,7 @@ def test_each_tick_writes_only_its_new_ledgers(rpc: RpcTestServer, tmp_path: Pat
     raw = open_store(location, "raw_ledgers")
     assert isinstance(raw, ParquetPartitionStore)
     ticks = []
+    checked: dict[int, dict[str, object]] = {}
     for tip in range(FIRST, LAST + 1):
         rpc.advance_to(tip)
         # The file system's clock (mtimes) may lag time.time_ns() by a tick of its own.
@@ -78,6 +79,10 @@ def test_each_tick_writes_only_its_new_ledgers(rpc: RpcTestServer, tmp_path: Pat
         assert all_checks_passed(tick.runs[0])
         xdr = len(rpc.lcm(tip))
         ticks.append((tip, xdr, written_since(storage, since)))
+        checked[tip] = {
+            e.check_name: e.metadata["checked"].value
+            for e in tick.runs[0].get_asset_check_evaluations()
+        }
 
     for tip, xdr, written in ticks:
         if tip in (FIRST, FIRST + WIDTH - 1):
@@ -91,6 +96,19 @@ def test_each_tick_writes_only_its_new_ledgers(rpc: RpcTestServer, tmp_path: Pat
     # (rewriting it would cost 3x); and per byte of XDR, the same as in the first partition.
     second, *_, fourth = [sum(w.values()) / xdr for tip, xdr, w in ticks if tip > FIRST + WIDTH]
     assert fourth < 1.5 * second, ticks
+
+    # Checks read the ledgers a tick appended (from its base on) once the stored ones passed;
+    # the first write and the closing compaction are checked whole. Contiguity and the hash
+    # chain always read the whole partition (two small columns).
+    scoped = ("raw_ledgers_header_hashes", "ttp_events_fee_totals", "ledgers_fee_pool")
+    for tip, by_check in checked.items():
+        start = FIRST if tip < FIRST + WIDTH else FIRST + WIDTH
+        whole = tip - start + 1
+        first_or_closing = tip in (start, FIRST + WIDTH - 1)
+        assert by_check["raw_ledgers_contiguous"] == whole, (tip, by_check)
+        assert by_check["raw_ledgers_header_hashes"] == (whole if first_or_closing else 2)
+        assert by_check["ttp_events_fee_totals"] == (whole if first_or_closing else 2)
+        assert set(scoped) <= set(by_check)
 
     # The tick that completed 982-987 compacted it into one file with all six ledgers: it wrote
     # the partition's rows once more. The next partition is open, a segment per tick.

@@ -47,6 +47,9 @@ class PartitionNotMaterializedError(LookupError):
 class StoredPartition:
     store: PartitionStore
     key: str
+    # Read only the rows of ledgers from this one on (a check of what a run appended to a
+    # partition whose earlier ledgers were checked before); None: the whole partition.
+    since: int | None = None
 
     def batches(
         self,
@@ -54,7 +57,13 @@ class StoredPartition:
         batch_size: int = 65536,
         filter: ds.Expression | None = None,
     ) -> Iterator[pa.RecordBatch]:
+        if self.since is not None:
+            scope = ds.field("ledger_sequence") >= self.since
+            filter = scope if filter is None else filter & scope
         return self.store.batches(self.key, columns, batch_size, filter)
+
+    def scoped(self, since: int | None) -> StoredPartition:
+        return StoredPartition(self.store, self.key, since)
 
     def read(
         self, columns: list[str] | None = None, filter: ds.Expression | None = None

@@ -20,6 +20,7 @@ from ...core.checks.ledger_checks import (
 )
 from ...core.storage.partitions_reader import PartitionedInput
 from ..check_results import CheckEvents, per_partition
+from ..check_scope import note_scope, scoped
 from ..partitions import ledger_ranges
 from .assets import raw_ledgers
 
@@ -66,8 +67,14 @@ def raw_ledgers_hash_chain(
 def raw_ledgers_header_hashes(
     context: dg.AssetCheckExecutionContext, raw_ledgers: PartitionedInput
 ) -> CheckEvents:
-    """sha256 of every stored ledger header equals its recorded hash."""
-    yield from per_partition(context, _each(raw_ledgers, check_header_hashes), "header hashes")
+    """sha256 of every stored ledger header equals its recorded hash (of the ledgers a
+    continuing run appended, when the stored ones passed before: ``defs.check_scope``)."""
+    outcomes = {}
+    for key, part in scoped(context, raw_ledgers, "raw_ledgers").items():
+        outcomes[key] = out = CheckOutcome()
+        check_header_hashes(part, out)
+        note_scope(part, out)
+    yield from per_partition(context, outcomes, "header hashes")
 
 
 @dg.asset_check(
@@ -82,11 +89,13 @@ def ledgers_fee_pool(
     """feePool(N) - feePool(N-1) equals the fees charged in ledger N (inflation ledgers, which
     pay out of the fee pool before protocol 12, are exempt and listed)."""
     outcomes = {}
-    for key, part in ledgers.items():
+    for key, part in scoped(context, ledgers, "ledgers").items():
         before_key, _ = neighbour_keys(key)
         before = ledgers.neighbour(before_key) if before_key else None
         outcomes[key] = out = CheckOutcome()
-        check_fee_pool(part, before, inflation_ledgers(operations[key]), out)
+        skip = inflation_ledgers(operations[key].scoped(part.since))
+        check_fee_pool(part, before if part.since is None else None, skip, out)
+        note_scope(part, out)
     yield from per_partition(context, outcomes, "fee pool")
 
 

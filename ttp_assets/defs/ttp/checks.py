@@ -6,6 +6,7 @@ from ...core.checks.ledger_checks import CheckOutcome
 from ...core.checks.ttp_checks import check_fee_totals, check_reconciliation
 from ...core.storage.partitions_reader import PartitionedInput
 from ..check_results import CheckEvents, per_partition
+from ..check_scope import note_scope, scoped
 from ..partitions import ledger_ranges
 
 
@@ -21,11 +22,13 @@ def ttp_events_reconcile(
     balance_changes: PartitionedInput,
 ) -> CheckEvents:
     """Per transaction, the balance deltas the events imply equal the ledger entries' changes
-    (accounts, trustlines, claimable balances, liquidity pools), in exact integers."""
+    (accounts, trustlines, claimable balances, liquidity pools), in exact integers. A
+    continuing run checks the ledgers it appended (``defs.check_scope``)."""
     outcomes = {}
-    for key, part in ttp_events.items():
+    for key, part in scoped(context, ttp_events, "ttp_events").items():
         outcomes[key] = out = CheckOutcome()
-        check_reconciliation(part, balance_changes[key], out)
+        check_reconciliation(part, balance_changes[key].scoped(part.since), out)
+        note_scope(part, out)
     yield from per_partition(context, outcomes, "reconciliation (transactions)")
 
 
@@ -40,9 +43,10 @@ def ttp_events_fee_totals(
 ) -> CheckEvents:
     """Per ledger, fee events (charges net of refunds) sum to the fees charged."""
     outcomes = {}
-    for key, part in ttp_events.items():
+    for key, part in scoped(context, ttp_events, "ttp_events").items():
         outcomes[key] = out = CheckOutcome()
-        check_fee_totals(part, ledgers[key], out)
+        check_fee_totals(part, ledgers[key].scoped(part.since), out)
+        note_scope(part, out)
     yield from per_partition(context, outcomes, "fee totals (ledgers)")
 
 
