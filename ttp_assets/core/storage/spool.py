@@ -30,7 +30,9 @@ _IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 
 
 def spool_root() -> Path:
-    root = Path(os.environ.get(SPOOL_ENV) or tempfile.gettempdir()) / "ttp-spool"
+    from ...settings import spool_dir  # settings are read in one module
+
+    root = spool_dir() / "ttp-spool"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
