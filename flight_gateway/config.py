@@ -32,7 +32,6 @@ serves the storage the main job wrote. ``TTP_STORAGE_URI`` means what it means t
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path

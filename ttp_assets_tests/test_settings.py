@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,9 +145,13 @@ def _reads_environment(tree: ast.AST) -> list[int]:
     """Lines that read the process environment (os.environ / os.getenv)."""
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
-            if isinstance(node.value, ast.Name) and node.value.id == "os":
-                lines.append(node.lineno)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            lines.append(node.lineno)
     return lines
 
 
@@ -170,8 +175,6 @@ def test_settings_are_read_in_one_module() -> None:
             offenders += [f"{rel}:{n}" for n in lines]
     assert offenders == []
     # ... and every TTP_ variable named anywhere in the code is in the settings' table.
-    import re
-
     named = set()
     for package in ("ttp_assets", "flight_gateway"):
         for path in (REPO_ROOT / package).rglob("*.py"):

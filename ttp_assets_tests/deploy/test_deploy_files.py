@@ -130,7 +130,7 @@ def instance_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_instance_config_passes_dagsters_schema(instance_env: None, tmp_path: Path) -> None:
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
-    config = dagster_instance_config(str(tmp_path))
+    config, _ = dagster_instance_config(str(tmp_path))
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["run_retries"] == {
         "enabled": True,

@@ -13,7 +13,6 @@ than ~10^18 rows, and ``exact_text(hi, lo)`` renders hi * 10^18 + lo as an exact
 
 from __future__ import annotations
 
-import os
 import threading
 
 import duckdb

@@ -10,9 +10,7 @@ and if compute fails nothing has reached the store.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
