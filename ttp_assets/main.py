@@ -166,13 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _saved_note() -> str:
     """Which of the settings in force came from the saved file, not the environment."""
-    from .settings import read_settings_file, settings_file
+    from .settings import saved_in_force
 
-    path = settings_file()
-    if path is None:
-        return ""
-    from_file = sorted(set(read_settings_file(path)) - set(os.environ))
-    if not from_file:
+    path, from_file = saved_in_force()
+    if path is None or not from_file:
         return ""
     return f" (also in force, saved in {_shown(path)}: {', '.join(from_file)})"
 

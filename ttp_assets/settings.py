@@ -158,6 +158,14 @@ def environ() -> dict[str, str]:
     return {**saved, **os.environ}
 
 
+def saved_in_force() -> tuple[Path | None, list[str]]:
+    """The settings file and the variables in force that come from it, not the environment."""
+    path = settings_file()
+    if path is None:
+        return None, []
+    return path, sorted(set(read_settings_file(path)) - set(os.environ))
+
+
 def save_settings(env: Mapping[str, str], path: Path) -> dict[str, str]:
     """Write the pipeline settings set in ``env`` to ``path`` (mode 600: an RPC URL or webhook
     may carry a key); local paths are made absolute so any working directory reads the same."""

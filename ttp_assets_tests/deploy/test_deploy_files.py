@@ -199,15 +199,21 @@ def test_helm_values_configure_what_the_deploy_readme_promises() -> None:
     assert values["dagsterWebserver"]["envSecrets"] == [{"name": "ttp-settings"}]
 
 
-def test_helm_run_pod_config_passes_dagster_k8s_schema() -> None:
-    from dagster_k8s.job import USER_DEFINED_K8S_JOB_CONFIG_SCHEMA
+def test_helm_run_pod_config_is_a_kubernetes_container() -> None:
+    """The run pods' container config, parsed into the Kubernetes client's V1Container the way
+    the K8s run launcher (dagster-k8s) builds each run's Job from it; unknown keys are refused."""
+    import kubernetes
+    from dagster_k8s.models import k8s_model_from_dict
 
     run_config = _values()["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
-    snake = {
-        "container_config": run_config["containerConfig"],
-    }
-    result = process_config(USER_DEFINED_K8S_JOB_CONFIG_SCHEMA, snake)
-    assert result.success, result.errors
+    assert set(run_config) == {"containerConfig"}
+    container = k8s_model_from_dict(
+        kubernetes.client.V1Container, {"name": "run", **run_config["containerConfig"]}
+    )
+    assert container.resources.requests == {"cpu": "1", "memory": "2Gi"}
+    assert container.resources.limits == {"memory": "8Gi"}
+    with pytest.raises(Exception, match="Unexpected keys"):
+        k8s_model_from_dict(kubernetes.client.V1Container, {"name": "run", "resourcez": {}})
 
 
 def _secret_literals() -> dict[str, set[str]]:
