@@ -217,7 +217,13 @@ def test_a_backfill_fans_out_through_the_queue(deploy_env: S3Server, tmp_path: P
     """A 45-partition backfill from the UI is 5 ranged runs (at most 10 partitions each);
     with 3 live-tail runs queued too, the daemon's dequeue step on this instance starts 6 at
     once: the 5 ranged runs and one live run (``ttp/live`` limit 1), never more than 8."""
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
     from dagster._core.run_coordinator import SubmitRunContext
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
         QueuedRunCoordinatorDaemon,
     )
@@ -241,11 +247,26 @@ def test_a_backfill_fans_out_through_the_queue(deploy_env: S3Server, tmp_path: P
         keys[i : i + MAX_PARTITIONS_PER_RUN] for i in range(0, len(keys), MAX_PARTITIONS_PER_RUN)
     ]
     assert len(chunks) == 5
+    instance.add_dynamic_partitions("ledger_ranges", keys)  # registered, as before a backfill
     tags = [{RANGE_START_TAG: c[0], RANGE_END_TAG: c[-1]} for c in chunks]
     tags += [{LIVE_TAG: "true"}] * 3
+    # Where the daemon would launch them from: the code location of deploy/docker/workspace.yaml
+    # (the user-code server serving ttp_assets.definitions).
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(
+            InProcessCodeLocationOrigin(
+                LoadableTargetOrigin(module_name="ttp_assets.definitions"),
+                location_name="ttp_assets",
+            ),
+            "__repository__",
+        ),
+        ALL_ASSETS_JOB,
+    )
     queued = []
     for t in tags:
-        run = instance.create_run_for_job(job, tags=t, status=dg.DagsterRunStatus.NOT_STARTED)
+        run = instance.create_run_for_job(
+            job, tags=t, status=dg.DagsterRunStatus.NOT_STARTED, remote_job_origin=origin
+        )
         queued.append(instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None)))  # type: ignore[arg-type]
     assert {r.status for r in queued} == {dg.DagsterRunStatus.QUEUED}
 
