@@ -1,5 +1,9 @@
 """The gateway's settings, from the environment (and command-line flags, which win).
 
+They are read through ``ttp_assets.settings.environ()``: the instance's saved settings file
+(``$DAGSTER_HOME/ttp.env``, written by the main job) with the environment on top, so the gateway
+serves the storage the main job wrote. ``TTP_STORAGE_URI`` means what it means to the assets.
+
 | variable | default | meaning |
 |---|---|---|
 | ``TTP_STORAGE_URI`` | ``./.ttp_data`` | the storage the IO managers write (folder or ``s3://``) |
@@ -29,10 +33,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from ttp_assets.settings import environ, resolve_storage_uri
 
 from .admission import MiB
 from .auth import parse_tokens, read_tokens_file
@@ -133,10 +138,10 @@ class GatewayConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewayConfig:
-        e = os.environ if env is None else env
-        storage = e.get("TTP_STORAGE_URI") or ".ttp_data"
-        if "://" not in storage:
-            storage = str(Path(storage).expanduser().resolve())
+        # One source of settings (ttp_assets.settings): the instance's saved settings file
+        # under the environment, and the same storage as the asset graph.
+        e = environ() if env is None else env
+        storage = resolve_storage_uri(e.get("TTP_STORAGE_URI"))
         tokens: dict[str, str] | None = {}
         auth = (e.get("TTP_FLIGHT_AUTH") or "token").lower()
         if auth == "none":

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_postgres.sh
 bash scripts/setup_flight_front.sh
+bash scripts/setup_browser.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 (

@@ -110,11 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     from .defs.partitions import register_ranges
     from .hints import next_step
     from .runner import execute_analytics, execute_keys, open_instance
-    from .settings import Settings
+    from .settings import (
+        Settings,
+        environ,
+        requested_ledgers,
+        save_settings,
+        settings_file,
+    )
 
     settings = Settings.from_env()
     network = resolve_network(settings.network)
-    text = args.ledgers or os.environ.get("TTP_LEDGERS")
+    text = args.ledgers or requested_ledgers()
     try:
         first, last = parse_ledgers(text) if text else default_range(settings, network, args.count)
         preflight(settings, network, first, last)
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = next_step(settings, exc)
         if hint is None:
             raise
-        print(f"error: {hint}", file=sys.stderr)
+        print(f"error: {hint}{_saved_note()}", file=sys.stderr)
         return 1
     try:
         check_storage(
@@ -134,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     except StorageMismatchError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    # What this run uses is what the UI, its daemon, the CLI and the gateway use from now on.
+    saved = settings_file()
+    if saved is not None:
+        save_settings(environ(), saved)
     instance = open_instance()
     keys = register_ranges(instance, first, last, settings.partition_width)
     source = settings.lake_uri if "lake" in settings.source else redact_url(settings.rpc_url)
@@ -149,7 +159,26 @@ def main(argv: list[str] | None = None) -> int:
     code = print_summary(execute_keys(instance, settings, keys, through=last, start=first))
     if code == 0:
         code = print_summary(execute_analytics(instance, settings, keys), "analytics")
+    if saved is not None:
+        print(f"settings saved in {_shown(saved)}: the UI, the CLI and the gateway use them")
     return code or serve_back(settings.storage_uri)
+
+
+def _saved_note() -> str:
+    """Which of the settings in force came from the saved file, not the environment."""
+    from .settings import saved_in_force
+
+    path, from_file = saved_in_force()
+    if path is None or not from_file:
+        return ""
+    return f" (also in force, saved in {_shown(path)}: {', '.join(from_file)})"
+
+
+def _shown(path) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return str(path.resolve().relative_to(os.getcwd()))
+    except ValueError:
+        return str(path)
 
 
 def serve_back(storage_uri: str) -> int:

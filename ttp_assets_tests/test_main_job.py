@@ -175,3 +175,27 @@ def test_a_lake_starting_inside_a_partition_gives_the_ledgers_it_has(tmp_path: P
         timeout=300,
     )
     assert f"{key}: " in status.stdout and "raw_ledgers holds only 1410048-1410207" in status.stdout
+
+
+def test_a_mistake_that_comes_from_the_saved_settings_says_so(tmp_path: Path) -> None:
+    """A network saved by an earlier testnet run, then the pubnet lake given: the one-line error
+    names the saved setting that is in force, and where it is saved."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "ttp.env").write_text("TTP_NETWORK=testnet\n")
+    env = {k: v for k, v in os.environ.items() if k != "TTP_NETWORK"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttp_assets.main", "--ledgers", "53312000-53312000"],
+        cwd=REPO_ROOT,
+        env={
+            **env,
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "TTP_STORAGE_URI": str(tmp_path / "data"),
+            "TTP_LAKE_URI": str(lake_dir("pubnet")),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    line = _one_line_error(proc, tmp_path)
+    assert "set TTP_NETWORK" in line
+    assert line.endswith(f"(also in force, saved in {tmp_path / 'home' / 'ttp.env'}: TTP_NETWORK)")

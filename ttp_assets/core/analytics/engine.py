@@ -13,7 +13,6 @@ than ~10^18 rows, and ``exact_text(hi, lo)`` renders hi * 10^18 + lo as an exact
 
 from __future__ import annotations
 
-import os
 import threading
 
 import duckdb
@@ -68,7 +67,9 @@ def connect() -> duckdb.DuckDBPyConnection:
     """A private connection (a cursor of the process's database: the macros are there; the
     tables a caller registers are its own), safe to use from any thread."""
     con = _database().cursor()
-    threads = int(os.environ.get(THREADS_ENV) or 0)
+    from ...settings import analytics_threads  # settings are read in one module
+
+    threads = analytics_threads()
     if threads > 0:
         con.execute(f"SET threads = {threads}")
     # Hours and days are UTC periods, whatever the machine's zone.

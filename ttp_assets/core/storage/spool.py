@@ -10,9 +10,7 @@ and if compute fails nothing has reached the store.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +28,9 @@ _IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 
 
 def spool_root() -> Path:
-    root = Path(os.environ.get(SPOOL_ENV) or tempfile.gettempdir()) / "ttp-spool"
+    from ...settings import spool_dir  # settings are read in one module
+
+    root = spool_dir() / "ttp-spool"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
