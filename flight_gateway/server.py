@@ -455,14 +455,16 @@ class GatewayServer(fl.FlightServerBase):
         # The lease is given back when the stream ends (its finally) or, for a stream dropped
         # before it ever ran (a client gone at once: no finally to run), when it is collected.
         weakref.finalize(stream, lease.release)
-        return fl.GeneratorStream(plan.schema, stream)
+        options = pa.ipc.IpcWriteOptions(compression=request.compression)
+        return fl.GeneratorStream(plan.schema, stream, options=options)
 
     def _stream(
         self, plan: Plan, state: CallState | None, lease: Lease
     ) -> Iterator[pa.RecordBatch]:
-        memory = StreamMemory(
-            self.config.stream_memory, self.config.batch_rows, self.config.max_batch_bytes
-        )
+        rows = self.config.batch_rows
+        if plan.request.batch_rows is not None:  # the client's choice, within the gateway's
+            rows = min(rows, plan.request.batch_rows)
+        memory = StreamMemory(self.config.stream_memory, rows, self.config.max_batch_bytes)
         try:
             batches = stream_batches(plan, stop=self._stopping.is_set, memory=memory)
             while True:

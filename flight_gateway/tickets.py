@@ -61,7 +61,19 @@ MAX_STRING = 256
 MAX_INT_DIGITS = 20  # a uint64 has 20 digits; ledger numbers have 10
 MAX_SHOWN = 5  # offending values quoted in an error message
 
-TICKET_KEYS = ("asset", "ledgers", "partitions", "closed_at", "columns", "filters")
+TICKET_KEYS = (
+    "asset",
+    "ledgers",
+    "partitions",
+    "closed_at",
+    "columns",
+    "filters",
+    "compression",
+    "batch_rows",
+)
+# Transfer options: IPC buffer compression for clients on slow links (pyarrow's codecs), and
+# the rows per batch sent (at most the gateway's own ``TTP_FLIGHT_BATCH_ROWS``).
+COMPRESSIONS = ("lz4", "zstd")
 PLAIN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(\d{1,10}):(\d{1,10})$")
 ASSET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -113,6 +125,8 @@ class Request:
     columns: tuple[str, ...] | None = None
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...] = ()
     closed_at: TimeSpec | None = None  # a time window, as asked (``time_ranges``)
+    compression: str | None = None  # "lz4" / "zstd": compress the stream's IPC buffers
+    batch_rows: int | None = None  # rows per batch sent (capped by the gateway's limit)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"asset": self.asset}
@@ -126,6 +140,10 @@ class Request:
             out["columns"] = list(self.columns)
         if self.filters:
             out["filters"] = {k: v[0] if len(v) == 1 else list(v) for k, v in self.filters}
+        if self.compression is not None:
+            out["compression"] = self.compression
+        if self.batch_rows is not None:
+            out["batch_rows"] = self.batch_rows
         return out
 
     def ticket(self) -> fl.Ticket:
@@ -275,7 +293,16 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...] = ()
     if "filters" in obj:
         filters = _filters(asset, schema, obj["filters"])
-    return Request(asset, ledgers, partitions, columns, filters, closed_at)
+    compression = obj.get("compression")
+    if compression is not None and compression not in COMPRESSIONS:
+        raise InvalidArgument(
+            f'"compression" must be one of {list(COMPRESSIONS)} or null, not '
+            f"{_clip(str(compression), 20)!r}"
+        )
+    batch_rows = obj.get("batch_rows")
+    if batch_rows is not None and not (_is_int(batch_rows) and batch_rows >= 1):
+        raise InvalidArgument('"batch_rows" must be a positive integer')
+    return Request(asset, ledgers, partitions, columns, filters, closed_at, compression, batch_rows)
 
 
 def filterable(asset: str, schema: pa.Schema) -> list[str]:
