@@ -43,10 +43,18 @@ from .auth import Authenticator, Principal
 from .catalog import Catalog, Plan
 from .config import GatewayConfig
 from .errors import InvalidArgument, NotFound, client_error, status_code
+from .follow import follow_batches
 from .metrics import Metrics, MetricsServer
 from .reader import StreamMemory, stream_batches
 from .stalls import StallWatchdog
-from .tickets import Request, check_size, load_json, parse_descriptor, parse_ticket
+from .tickets import (
+    Request,
+    check_size,
+    load_json,
+    parse_descriptor,
+    parse_ticket,
+    projected_schema,
+)
 
 MAX_CRITERIA = 1024  # ListFlights criteria: an asset name
 
@@ -446,45 +454,67 @@ class GatewayServer(fl.FlightServerBase):
             lease = self.admission.admit(token, context.peer())
         except fl.FlightError as exc:
             raise self._fail(state, exc, "DoGet") from None
+        memory = self._memory(request)
         try:
-            plan = self._plan(context, request)
-        except BaseException:
+            if request.follow:
+                if state is not None:
+                    state.asset, state.request = request.asset, request.describe()
+                view = self.catalog.view(request.asset)
+                schema = projected_schema(view.schema, request.columns)
+                source: Iterator[tuple[pa.RecordBatch, int, bytes | None]] = follow_batches(
+                    self.catalog, request, self._stopping, memory, context.is_cancelled
+                )
+            else:
+                plan = self._plan(context, request)
+                schema = plan.schema
+                source = (
+                    (b, n, None)
+                    for b, n in stream_batches(plan, stop=self._stopping.is_set, memory=memory)
+                )
+        except BaseException as exc:
             lease.release()
-            raise
-        stream = self._stream(plan, state, lease)
+            if isinstance(exc, fl.FlightError):
+                raise
+            raise self._fail(state, exc, request.asset) from None
+        stream = self._stream(source, request, state, lease)
         # The lease is given back when the stream ends (its finally) or, for a stream dropped
         # before it ever ran (a client gone at once: no finally to run), when it is collected.
         weakref.finalize(stream, lease.release)
         options = pa.ipc.IpcWriteOptions(compression=request.compression)
-        return fl.GeneratorStream(plan.schema, stream, options=options)
+        return fl.GeneratorStream(schema, stream, options=options)
+
+    def _memory(self, request: Request) -> StreamMemory:
+        rows = self.config.batch_rows
+        if request.batch_rows is not None:  # the client's choice, within the gateway's
+            rows = min(rows, request.batch_rows)
+        return StreamMemory(self.config.stream_memory, rows, self.config.max_batch_bytes)
 
     def _stream(
-        self, plan: Plan, state: CallState | None, lease: Lease
-    ) -> Iterator[pa.RecordBatch]:
-        rows = self.config.batch_rows
-        if plan.request.batch_rows is not None:  # the client's choice, within the gateway's
-            rows = min(rows, plan.request.batch_rows)
-        memory = StreamMemory(self.config.stream_memory, rows, self.config.max_batch_bytes)
+        self,
+        batches: Iterator[tuple[pa.RecordBatch, int, bytes | None]],
+        request: Request,
+        state: CallState | None,
+        lease: Lease,
+    ) -> Iterator[pa.RecordBatch | tuple[pa.RecordBatch, bytes]]:
         try:
-            batches = stream_batches(plan, stop=self._stopping.is_set, memory=memory)
             while True:
                 try:
-                    batch, nbytes = next(batches)
+                    batch, nbytes, meta = next(batches)
                 except StopIteration:
                     return
                 except Exception as exc:
-                    raise self._fail(state, exc, plan.request.describe()) from None
+                    raise self._fail(state, exc, request.describe()) from None
                 if state is not None:
                     state.served(batch, nbytes)
                 lease.handed()
-                yield batch
+                yield batch if meta is None else (batch, meta)
                 # Pulled again: the client read. One that took too long (the watchdog could not
                 # close its connection, or had not looked yet) is dropped here.
                 waited = lease.waited(time.monotonic())
                 lease.pulled()
                 if lease.dropped or waited > self.config.stall_timeout:
                     lease.dropped = True
-                    raise self._fail(state, self._stalled(waited), plan.request.describe())
+                    raise self._fail(state, self._stalled(waited), request.describe())
         except GeneratorExit:
             # Closed by gRPC: the client went, or the watchdog closed a stalled connection.
             if lease.dropped and state is not None and state.error is None:

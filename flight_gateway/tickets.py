@@ -70,6 +70,8 @@ TICKET_KEYS = (
     "filters",
     "compression",
     "batch_rows",
+    "follow",
+    "from_ledger",
 )
 # Transfer options: IPC buffer compression for clients on slow links (pyarrow's codecs), and
 # the rows per batch sent (at most the gateway's own ``TTP_FLIGHT_BATCH_ROWS``).
@@ -127,6 +129,8 @@ class Request:
     closed_at: TimeSpec | None = None  # a time window, as asked (``time_ranges``)
     compression: str | None = None  # "lz4" / "zstd": compress the stream's IPC buffers
     batch_rows: int | None = None  # rows per batch sent (capped by the gateway's limit)
+    follow: bool = False  # keep the stream open and send new ledgers as they land (``follow``)
+    from_ledger: int | None = None  # where a follow stream starts (resumes)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"asset": self.asset}
@@ -144,6 +148,10 @@ class Request:
             out["compression"] = self.compression
         if self.batch_rows is not None:
             out["batch_rows"] = self.batch_rows
+        if self.follow:
+            out["follow"] = True
+        if self.from_ledger is not None:
+            out["from_ledger"] = self.from_ledger
         return out
 
     def ticket(self) -> fl.Ticket:
@@ -302,7 +310,38 @@ def from_json(obj: Any, schemas: Mapping[str, pa.Schema]) -> Request:
     batch_rows = obj.get("batch_rows")
     if batch_rows is not None and not (_is_int(batch_rows) and batch_rows >= 1):
         raise InvalidArgument('"batch_rows" must be a positive integer')
-    return Request(asset, ledgers, partitions, columns, filters, closed_at, compression, batch_rows)
+    follow = obj.get("follow", False)
+    if not isinstance(follow, bool):
+        raise InvalidArgument('"follow" must be true or false')
+    from_ledger = obj.get("from_ledger")
+    if from_ledger is not None:
+        if not follow:
+            raise InvalidArgument('"from_ledger" is where a follow stream starts: give "follow"')
+        if not (_is_int(from_ledger) and 0 <= from_ledger <= 2**32 - 1):
+            raise InvalidArgument('"from_ledger" must be a ledger sequence number')
+    if follow:
+        if "ledger_sequence" not in schema.names:
+            raise InvalidArgument(f"{asset} has no ledger_sequence: it cannot be followed")
+        if ledgers is not None or partitions is not None or closed_at is not None:
+            raise InvalidArgument(
+                'a follow stream takes "from_ledger", not "ledgers", "partitions" or "closed_at"'
+            )
+        if columns is not None and "ledger_sequence" not in columns:
+            raise InvalidArgument(
+                'a follow stream\'s "columns" must include ledger_sequence (its resume points)'
+            )
+    return Request(
+        asset,
+        ledgers,
+        partitions,
+        columns,
+        filters,
+        closed_at,
+        compression,
+        batch_rows,
+        follow,
+        from_ledger,
+    )
 
 
 def filterable(asset: str, schema: pa.Schema) -> list[str]:
