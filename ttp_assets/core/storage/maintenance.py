@@ -3,10 +3,11 @@
 The live tail commits an open partition every tick, adding a file each time, and compacts it
 when it closes, so superseded files and log entries pile up. A checkpoint makes the log fast to
 load, and vacuum removes the files no version within the retention needs (readers of those
-versions keep working). A partition holding several files (an open one, or one a crash left
-uncompacted) is rewritten as one through the store (delta-rs's ``optimize.compact`` would merge
-files in no particular row order, and partitions promise rows in ledger order). Parquet tables
-lose their unreferenced open-partition segments (the stores also sweep them on every write).
+versions keep working). A closed partition holding several files (one a crash left
+uncompacted) is rewritten as one through the store; open ones are left to the run that closes
+them. (delta-rs's ``optimize.compact`` would merge files in no particular row order, and
+partitions promise rows in ledger order.) Parquet tables lose their unreferenced
+open-partition segments (the stores also sweep them on every write).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def compact_delta(store: DeltaPartitionStore, retention_hours: int) -> Maintenan
                 for k, v in store.file_metadata(key).items()
                 if k not in ("ttp.delta_version", "ttp.rows")
             }
+            if meta.get("ttp.complete") == "false":
+                continue  # open: appended to by the live tail, compacted when it closes
             store.write([PartitionWrite(key, lambda k=key: store.batches(k), meta)])
             report.partitions_compacted += 1
     table = store._table()
