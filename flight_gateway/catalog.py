@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -57,6 +57,9 @@ from . import time_ranges
 from .errors import InvalidArgument, NotFound
 from .tickets import Request, filter_expression, projected_schema
 from .time_ranges import Clock, Window
+
+if TYPE_CHECKING:
+    from .serving import ServingCache
 
 ROLLUP = "rollup"  # the catalog's format for the rollups (Delta tables partitioned by day)
 SERVED_FORMATS: dict[str, str] = {
@@ -176,6 +179,7 @@ class Plan:
     schema: pa.Schema  # what the client receives
     filter: ds.Expression | None  # the request's row filter (without ledger bounds)
     window: Window | None = None  # the resolved time window of "closed_at"
+    serving: ServingCache | None = None  # copies of partitions made for reads (``serving``)
 
     @property
     def total_records(self) -> int:
@@ -215,6 +219,7 @@ class Catalog:
         from .periods import RollupSnapshots
 
         self._rollups = RollupSnapshots(location)
+        self.serving: ServingCache | None = None  # set by the server when copies are kept
 
     # -- discovery ---------------------------------------------------------------------------
     def assets(self) -> list[str]:
@@ -294,7 +299,7 @@ class Catalog:
                     )
                 ]
         row_filter = time_ranges.combine(filter_expression(request.asset, request), time_filter)
-        return Plan(request, self.location, view, parts, schema, row_filter, window)
+        return Plan(request, self.location, view, parts, schema, row_filter, window, self.serving)
 
     def _select(self, view: AssetView, request: Request) -> list[PartRead]:
         asset = view.asset

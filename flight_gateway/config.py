@@ -27,12 +27,19 @@ serves the storage the main job wrote. ``TTP_STORAGE_URI`` means what it means t
 | ``TTP_FLIGHT_STALL_TIMEOUT`` | ``30`` | seconds a stream may wait for its client; then dropped |
 | ``TTP_FLIGHT_LIST_TTL`` | ``0`` | seconds a storage listing is reused (for very large S3 stores) |
 | ``TTP_FLIGHT_LOG_LEVEL`` | ``INFO`` | log level |
+| ``TTP_FLIGHT_SERVING_DIR`` | under the temp dir | serving copies' local folder; ``off``: none |
+| ``TTP_FLIGHT_SERVING_BYTES`` | ``4G`` | most bytes of copies; least recently used go first |
+| ``TTP_FLIGHT_SERVING_TABLES`` | all but raw_ledgers | comma-separated tables to copy |
+| ``TTP_FLIGHT_SERVING_WARM`` | ``2`` | seconds between looks for commits to copy; ``0``: on read |
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +49,7 @@ from ttp_assets.settings import environ, resolve_storage_uri
 from .admission import MiB
 from .auth import parse_tokens, read_tokens_file
 from .reader import DEFAULT_BATCH_ROWS, DEFAULT_MAX_BATCH_BYTES, HARD_MAX_BATCH_BYTES
+from .serving import DEFAULT_WARM_INTERVAL
 
 DEFAULT_PORT = 8815
 DEFAULT_METRICS_PORT = 8816
@@ -51,6 +59,7 @@ DEFAULT_MEMORY_BUDGET = 1024 * MiB
 DEFAULT_STREAM_MEMORY = 72 * MiB  # measured: 66-69 MB of RSS per concurrent stream (README)
 MIN_STREAM_MEMORY = MiB // 4
 DEFAULT_STALL_TIMEOUT = 30.0
+DEFAULT_SERVING_BYTES = 4096 * MiB
 _TRUE = {"1", "true", "yes", "on"}
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -77,6 +86,12 @@ class GatewayConfig:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT  # seconds a stream waits for its client
     list_ttl: float = 0.0
     log_level: str = "INFO"
+    # Serving copies (``serving``): their local folder (None: read the tables only), byte
+    # budget, tables (None: every ledger-range table but raw_ledgers) and warm interval (s).
+    serving_dir: str | None = None
+    serving_bytes: int = DEFAULT_SERVING_BYTES
+    serving_tables: tuple[str, ...] | None = None
+    serving_warm: float = DEFAULT_WARM_INTERVAL
     # What "now" is in time windows ("closed_at": ["now-1h", "now"]): the system clock unless
     # given (tests pin it); not settable from the environment.
     clock: Callable[[], dt.datetime] | None = field(default=None, compare=False, repr=False)
@@ -93,6 +108,8 @@ class GatewayConfig:
         """Raise ValueError on settings that cannot work or would be unsafe."""
         if not self.storage_uri:
             raise ValueError("no storage: set TTP_STORAGE_URI (or --storage)")
+        if self.serving_warm < 0:
+            raise ValueError("TTP_FLIGHT_SERVING_WARM must be 0 or a positive number of seconds")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both TTP_FLIGHT_TLS_CERT and TTP_FLIGHT_TLS_KEY")
         if self.tls_client_ca and not self.tls:
@@ -180,8 +197,30 @@ class GatewayConfig:
             stall_timeout=float(e.get("TTP_FLIGHT_STALL_TIMEOUT") or DEFAULT_STALL_TIMEOUT),
             list_ttl=float(e.get("TTP_FLIGHT_LIST_TTL") or 0),
             log_level=e.get("TTP_FLIGHT_LOG_LEVEL") or "INFO",
+            serving_dir=serving_dir(e.get("TTP_FLIGHT_SERVING_DIR"), storage),
+            serving_bytes=parse_bytes(
+                e.get("TTP_FLIGHT_SERVING_BYTES"), DEFAULT_SERVING_BYTES, "TTP_FLIGHT_SERVING_BYTES"
+            ),
+            serving_tables=_names(e.get("TTP_FLIGHT_SERVING_TABLES")),
+            serving_warm=float(e.get("TTP_FLIGHT_SERVING_WARM") or DEFAULT_WARM_INTERVAL),
         )
         return replace(cfg, **overrides) if overrides else cfg  # type: ignore[arg-type]
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    names = tuple(t.strip() for t in (text or "").split(",") if t.strip())
+    return names or None
+
+
+def serving_dir(text: str | None, storage: str) -> str | None:
+    """The serving copies' folder: as set, none for ``off``, else one per storage and user
+    under the system temp dir (copies are a cache: any local disk will do)."""
+    if text and text.strip().lower() in ("off", "none"):
+        return None
+    if text:
+        return text
+    digest = hashlib.sha256(storage.encode()).hexdigest()[:12]
+    return str(Path(tempfile.gettempdir()) / f"ttp-flight-serving-{os.getuid()}" / digest)
 
 
 def parse_bytes(text: str | None, default: int, name: str) -> int:

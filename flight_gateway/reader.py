@@ -19,6 +19,12 @@ those bounds shrink to fit it: a stream holds at most :data:`IN_FLIGHT_BATCHES` 
 it), so each is kept under ``reservation / IN_FLIGHT_BATCHES`` bytes. The scanner decodes
 ``batch_size`` rows at a time, so its batch size comes from the bytes a decoded row takes: guessed
 from the stored size for the stream's first partition, then measured on what it decoded.
+
+A partition with a serving copy of exactly the planned version (``serving``) is read from the
+copy instead: its memory-mapped batches are sliced, not decoded; a ledger range or time window
+is a binary search and a lookup filter an index (``lookups``). The request's filter is applied
+all the same, so both ways return the same rows. A copy that cannot be read is dropped and the
+partition read from the table.
 """
 
 from __future__ import annotations
@@ -31,9 +37,13 @@ import pyarrow.dataset as ds
 import pyarrow.flight as fl
 import pyarrow.fs as pafs
 
+from ttp_assets.core.storage.location import Location
 from ttp_assets.core.storage.parquet_store import SUFFIX
 
-from .catalog import PartRead, Plan
+from . import lookups
+from .catalog import AssetView, PartitionInfo, PartRead, Plan
+from .serving import ServingCopy, SourceChanged
+from .tickets import Request, filter_expression
 
 DEFAULT_BATCH_ROWS = 65536
 DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -46,6 +56,7 @@ IN_FLIGHT_BATCHES = BATCH_READAHEAD + 3
 # Decoded Arrow bytes per stored (compressed Parquet) byte assumed before a stream measured its
 # own rows: generous, so that a stream's first batches are small rather than over its share.
 DECODED_PER_STORED = 8
+COPY_READ_ROWS = 65536  # rows decoded at a time when making a serving copy
 
 
 @dataclass
@@ -96,7 +107,7 @@ def stream_batches(
     for part in plan.parts:
         rows = memory.scan_rows(part) if memory is not None else batch_rows
         limit = memory.batch_bytes if memory is not None else max_batch_bytes
-        for batch in _scan(plan, part, rows):
+        for batch in _part(plan, part, rows, memory):
             if stop is not None and stop():
                 raise fl.FlightUnavailableError("the gateway is shutting down; ask again")
             if memory is not None:
@@ -133,12 +144,89 @@ def bounded(
             yield piece, piece_size
 
 
+def _part(
+    plan: Plan, part: PartRead, batch_rows: int, memory: StreamMemory | None
+) -> Iterator[pa.RecordBatch]:
+    """One partition's rows of the plan: from its serving copy when there is one."""
+    copy = plan.serving.copy(plan.view, part.info) if plan.serving is not None else None
+    if copy is not None:
+        try:
+            selected, where = _select(plan, part, copy)
+        except (OSError, pa.ArrowException) as exc:
+            assert plan.serving is not None
+            plan.serving.discard(copy, exc)
+        else:
+            if memory is not None:
+                per_row = copy.bytes_per_row()
+                batch_rows = max(1, min(memory.batch_rows, int(memory.share / max(1.0, per_row))))
+            names = plan.schema.names
+            for batch in selected.to_batches(max_chunksize=batch_rows):
+                if where is not None:
+                    batch = batch.filter(where)
+                if batch.num_rows:
+                    yield batch if batch.schema.names == names else batch.select(names)
+            return
+    yield from _scan(plan, part, batch_rows)
+
+
+def _select(plan: Plan, part: PartRead, copy: ServingCopy) -> tuple[pa.Table, ds.Expression | None]:
+    """The rows of ``copy`` that may match, and the filter still to apply to them.
+
+    Ledger bounds and a ``closed_at`` window are binary searches when the copy is in ledger
+    order, and then left out of the filter (every row between the bounds matches them)."""
+    table = copy.table
+    lo, hi = 0, table.num_rows
+    where = plan.filter
+    if copy.ledger_sorted and (plan.window is None or "closed_at" in table.schema.names):
+        if part.ledgers is not None:
+            lo, hi = lookups.ledger_rows(copy, *part.ledgers)
+        if plan.window is not None:
+            t_lo, t_hi = lookups.time_rows(copy, plan.window.start, plan.window.end)
+            lo, hi = max(lo, t_lo), min(hi, t_hi)
+        where = filter_expression(plan.view.asset, plan.request)
+    elif part.ledgers is not None:
+        where = _and(where, _ledger_bounds(*part.ledgers))
+    candidates = (
+        lookups.candidate_rows(copy, plan.view.asset, plan.request.filters)
+        if plan.request.filters
+        else None
+    )
+    if candidates is not None:
+        chosen = candidates[(candidates >= lo) & (candidates < max(lo, hi))]
+        return table.take(pa.array(chosen)), where
+    return table.slice(lo, max(0, hi - lo)), where
+
+
+def partition_rows(
+    location: Location, view: AssetView, info: PartitionInfo
+) -> Iterator[pa.RecordBatch]:
+    """Every row of one committed partition version, in the table's logical schema (what a
+    serving copy is made of). Raises :class:`SourceChanged` when a closed Parquet file is not,
+    or no longer, the version listed: its new version gets its own copy."""
+    plan = Plan(Request(asset=view.asset), location, view, [], view.schema, None)
+    part = PartRead(info, None)
+    path = None
+    if view.format == "parquet" and not info.files:
+        path = location.path(view.asset, info.key + SUFFIX)
+        if _stamp(location.fs, path) != info.stamp:
+            raise SourceChanged(path)
+    yield from _scan(plan, part, COPY_READ_ROWS)
+    if path is not None and _stamp(location.fs, path) != info.stamp:
+        raise SourceChanged(path)
+
+
+def _ledger_bounds(first: int, last: int) -> ds.Expression:
+    return (ds.field("ledger_sequence") >= first) & (ds.field("ledger_sequence") <= last)
+
+
+def _and(a: ds.Expression | None, b: ds.Expression) -> ds.Expression:
+    return b if a is None else a & b
+
+
 def _scan(plan: Plan, part: PartRead, batch_rows: int) -> Iterator[pa.RecordBatch]:
     where = plan.filter
     if part.ledgers is not None:
-        first, last = part.ledgers
-        bounds = (ds.field("ledger_sequence") >= first) & (ds.field("ledger_sequence") <= last)
-        where = bounds if where is None else where & bounds
+        where = _and(where, _ledger_bounds(*part.ledgers))
     view = plan.view
     if view.format == "delta":
         yield from _scan_delta(plan, part, where, batch_rows)

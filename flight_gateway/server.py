@@ -30,11 +30,13 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.flight as fl
 
+from ttp_assets.core.storage.catalog import PARTITIONED_FORMATS
 from ttp_assets.core.storage.location import open_location
 
 from . import logs
@@ -45,7 +47,8 @@ from .config import GatewayConfig
 from .errors import InvalidArgument, NotFound, client_error, status_code
 from .follow import follow_batches
 from .metrics import Metrics, MetricsServer
-from .reader import StreamMemory, stream_batches
+from .reader import StreamMemory, partition_rows, stream_batches
+from .serving import NOT_COPIED, ServingCache
 from .stalls import StallWatchdog
 from .tickets import (
     Request,
@@ -66,6 +69,10 @@ ACTIONS = {
     "health": ("reader", "Gateway and storage health, as JSON"),
     "refresh": ("admin", "Forget cached listings and metadata"),
     "stats": ("admin", "Requests, rows and bytes served so far, as JSON"),
+    "serving-status": (
+        "reader",
+        'Serving copies: folder, copies, bytes, budget, "pending" copies to make, hits, misses',
+    ),
 }
 
 
@@ -223,6 +230,10 @@ class GatewayServer(fl.FlightServerBase):
             open_location(config.storage_uri), list_ttl=config.list_ttl, clock=config.clock
         )
         self.authenticator = Authenticator(config.tokens)
+        self.serving: ServingCache | None = None
+        if config.serving_dir is not None:
+            self.serving = self._serving_cache(config, config.serving_dir)
+            self.catalog.serving = self.serving
         self._stopping = threading.Event()
         self.admission = Admission(
             max_streams=config.max_streams,
@@ -259,6 +270,27 @@ class GatewayServer(fl.FlightServerBase):
         self._thread: threading.Thread | None = None
         self._tracebacks_hidden = False
 
+    def _serving_cache(self, config: GatewayConfig, folder: str) -> ServingCache:
+        copied = [t for t in self.catalog.formats if t in PARTITIONED_FORMATS]
+        tables = config.serving_tables
+        if tables is None:
+            tables = tuple(t for t in copied if t not in NOT_COPIED)
+        unknown = [t for t in tables if t not in copied]
+        if unknown:
+            raise ValueError(
+                f"TTP_FLIGHT_SERVING_TABLES: {', '.join(unknown)} are not ledger-range tables "
+                f"this gateway serves ({', '.join(copied)})"
+            )
+        location = self.catalog.location
+        return ServingCache(
+            Path(folder),
+            config.serving_bytes,
+            tables,
+            read=lambda view, info: partition_rows(location, view, info),
+            views=self.catalog.view,
+            warm_interval=config.serving_warm,
+        )
+
     # -- lifecycle -----------------------------------------------------------------------------
     @property
     def location(self) -> str:
@@ -274,6 +306,8 @@ class GatewayServer(fl.FlightServerBase):
         if self.metrics_server is not None:
             self.metrics_server.start()
         self.watchdog.start()
+        if self.serving is not None:
+            self.serving.start()
         logs.event(
             "gateway_started",
             location=self.location,
@@ -288,6 +322,7 @@ class GatewayServer(fl.FlightServerBase):
             memory_budget=self.config.memory_budget,
             stream_memory=self.config.stream_memory,
             stall_timeout_s=self.config.stall_timeout,
+            serving=self.serving.status() if self.serving is not None else None,
         )
 
     def start(self) -> GatewayServer:
@@ -307,6 +342,8 @@ class GatewayServer(fl.FlightServerBase):
 
     def close_rest(self) -> None:
         self.watchdog.stop()
+        if self.serving is not None:
+            self.serving.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
             self.metrics_server = None
@@ -572,6 +609,9 @@ class GatewayServer(fl.FlightServerBase):
         if name == "refresh":
             self.catalog.refresh()
             return iter([b'{"status": "refreshed"}'])
+        if name == "serving-status":
+            status = self.serving.status() if self.serving is not None else {"enabled": False}
+            return iter([json.dumps(status).encode()])
         stats = {
             "requests": self.metrics.total("flight_gateway_requests_total"),
             "errors": self.metrics.total("flight_gateway_errors_total"),
