@@ -71,7 +71,8 @@ ACTIONS = {
     "stats": ("admin", "Requests, rows and bytes served so far, as JSON"),
     "serving-status": (
         "reader",
-        'Serving copies: folder, copies, bytes, budget, "pending" copies to make, hits, misses',
+        "Serving copies: folder, copies, bytes, budget, pending copies to make, hits, misses; "
+        'body {"wait": seconds}: first wait (at most 600 s) until none is pending',
     ),
 }
 
@@ -610,8 +611,12 @@ class GatewayServer(fl.FlightServerBase):
             self.catalog.refresh()
             return iter([b'{"status": "refreshed"}'])
         if name == "serving-status":
-            status = self.serving.status() if self.serving is not None else {"enabled": False}
-            return iter([json.dumps(status).encode()])
+            wait = self._guard(context, "serving-status", _wait_seconds, body)
+            if self.serving is None:
+                return iter([b'{"enabled": false}'])
+            if wait:
+                self.serving.drain(wait)
+            return iter([json.dumps({"enabled": True, **self.serving.status()}).encode()])
         stats = {
             "requests": self.metrics.total("flight_gateway_requests_total"),
             "errors": self.metrics.total("flight_gateway_errors_total"),
@@ -629,6 +634,16 @@ def _read_only() -> BaseException:
     return NotImplementedError(
         "the gateway is read-only: the IO managers are the only writers of the storage"
     )
+
+
+def _wait_seconds(body: bytes) -> float:
+    if not body.strip():
+        return 0.0
+    obj = load_json(body.decode("utf-8", "replace"), "action body")
+    wait = obj.get("wait") if isinstance(obj, dict) and set(obj) <= {"wait"} else None
+    if not isinstance(wait, int | float) or isinstance(wait, bool) or not 0 <= wait <= 600:
+        raise InvalidArgument('serving-status body must be empty or {"wait": 0..600 seconds}')
+    return float(wait)
 
 
 def _action_asset(body: bytes, catalog: Catalog) -> str:

@@ -177,6 +177,8 @@ class ServingCache:
         self._queue: OrderedDict[str, tuple[Source, AssetView, PartitionInfo]] = OrderedDict()
         self._failed: dict[str, int] = {}  # identity -> failed attempts
         self._building: str | None = None
+        self._rounds_begun = 0  # warming rounds the thread started / finished
+        self._rounds_done = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.hits = 0
@@ -272,10 +274,17 @@ class ServingCache:
             return len(self._queue) + (self._building is not None)
 
     def drain(self, timeout: float = 60.0) -> bool:
-        """Wait until every copy asked for is made (or given up); False on timeout."""
+        """Wait until every copy asked for is made (or given up), and with a warming thread,
+        until it looked at storage once after this call; False on timeout."""
         deadline = time.monotonic() + timeout
+        warming = self.warm_interval > 0 and self._thread is not None
         with self._lock:
-            while self._queue or self._building is not None:
+            round_after = self._rounds_begun + 1
+            while (
+                self._queue
+                or self._building is not None
+                or (warming and self._rounds_done < round_after)
+            ):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -326,7 +335,12 @@ class ServingCache:
         next_warm = 0.0
         while not self._stop.is_set():
             if self.warm_interval > 0 and time.monotonic() >= next_warm:
+                with self._lock:
+                    self._rounds_begun += 1
                 self.warm()
+                with self._lock:
+                    self._rounds_done += 1
+                    self._lock.notify_all()
                 next_warm = time.monotonic() + self.warm_interval
             with self._lock:
                 if not self._queue:

@@ -219,13 +219,22 @@ class GatewayProcess:
 def spawn_gateway(env: dict[str, str], *args: str) -> GatewayProcess:
     """``python -m flight_gateway``; returns once it printed its ready line (port bound).
 
+    Without serving copies unless ``env`` sets ``TTP_FLIGHT_SERVING_DIR``: what these tests
+    measure (memory, load) must not include a background thread copying partitions meanwhile;
+    ``test_serving`` runs a gateway process with them.
+
     Its log (stderr) is read all along by a thread: a gateway that logs more than a pipe holds
     (64 KiB: a few hundred calls) would otherwise block in its logging, every call with it.
     """
     proc = subprocess.Popen(
         [sys.executable, "-m", "flight_gateway", *args],
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "TTP_FLIGHT_SERVING_DIR": "off",
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from ttp_assets_tests.flight.conftest import (
     READER,
     bearer,
     settings_at,
+    spawn_gateway,
     start_gateway,
     stored,
     ticket,
@@ -385,3 +389,50 @@ def test_copies_are_made_at_commit_by_the_warming_thread(tmp_path: Path) -> None
         assert server.serving.status()["misses"] == before
     finally:
         server.stop()
+
+
+def test_a_gateway_process_copies_what_is_committed_when_it_starts(
+    store: Settings, tmp_path: Path
+) -> None:
+    env = {
+        "TTP_STORAGE_URI": store.storage_uri,
+        "TTP_FLIGHT_PORT": "0",
+        "TTP_FLIGHT_METRICS_PORT": "off",
+        "TTP_FLIGHT_TOKENS": f"reader:{READER}",
+        "TTP_FLIGHT_SERVING_DIR": str(tmp_path / "serving"),
+        "TTP_FLIGHT_SERVING_TABLES": "ttp_events,operations",
+    }
+    gw = spawn_gateway(env)
+    client = fl.connect(gw.location)
+    opt = bearer(READER)
+
+    def status(body: bytes) -> dict[str, Any]:
+        (result,) = client.do_action(fl.Action("serving-status", body), opt)
+        return json.loads(result.body.to_pybytes())
+
+    try:
+        ready = status(b'{"wait": 120}')  # returns once the start-up copies are made
+        assert ready["enabled"] and ready["pending"] == 0
+        assert ready["tables"] == ["operations", "ttp_events"]
+        assert ready["copies"] == 2 * len(KEYS)
+        for asset in ("ttp_events", "operations", "ledgers"):  # ledgers: not copied, scanned
+            got = client.do_get(ticket(asset=asset), opt).read_all()
+            assert got.equals(stored(store, asset)), asset
+        after = status(b"")
+        assert after["hits"] == ready["hits"] + 2 * len(KEYS)
+        with pytest.raises(pa.ArrowInvalid, match="wait"):
+            status(b'{"wait": "soon"}')
+    finally:
+        client.close()
+        code, log = gw.stop()
+    assert code == 0, log
+    assert '"serving_copy_made"' not in log  # debug level: not at the default INFO
+    bad = subprocess.run(
+        [sys.executable, "-m", "flight_gateway"],
+        env={**os.environ, **env, "TTP_FLIGHT_SERVING_TABLES": "raw_ledger"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode != 0
+    assert "TTP_FLIGHT_SERVING_TABLES: raw_ledger are not ledger-range tables" in bad.stderr
