@@ -12,6 +12,11 @@
 | ``flight_gateway_first_batch_seconds`` | histogram | asset (DoGet: request to first batch) |
 | ``flight_gateway_active_streams`` | gauge | |
 | ``flight_gateway_start_time_seconds`` | gauge | |
+| ``flight_gateway_partition_reads_total`` | counter | asset, source (``copy`` / ``table``) |
+| ``flight_gateway_serving_copies`` | gauge | |
+| ``flight_gateway_serving_bytes`` | gauge | |
+| ``flight_gateway_serving_copies_made_total`` | counter | |
+| ``flight_gateway_serving_copy_failures_total`` | counter | |
 
 ``GET /healthz`` answers 200 ``{"status": "ok"}`` when the storage root can be listed, 503
 otherwise; it needs no token (for probes), and says nothing about the data.
@@ -46,6 +51,17 @@ _HELP = {
     ),
     "flight_gateway_active_streams": ("gauge", "DoGet streams in progress."),
     "flight_gateway_start_time_seconds": ("gauge", "Unix time the gateway started."),
+    "flight_gateway_partition_reads_total": (
+        "counter",
+        "Partitions read for DoGet streams, by asset and source (serving copy or table).",
+    ),
+    "flight_gateway_serving_copies": ("gauge", "Serving copies on the gateway's disk."),
+    "flight_gateway_serving_bytes": ("gauge", "Bytes the serving copies take on disk."),
+    "flight_gateway_serving_copies_made_total": ("counter", "Serving copies made."),
+    "flight_gateway_serving_copy_failures_total": (
+        "counter",
+        "Serving copies that could not be made or read (the table is read instead).",
+    ),
 }
 
 Labels = tuple[tuple[str, str], ...]

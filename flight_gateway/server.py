@@ -69,7 +69,7 @@ ACTIONS = {
     "health": ("reader", "Gateway and storage health, as JSON"),
     "refresh": ("admin", "Forget cached listings and metadata"),
     "stats": ("admin", "Requests, rows and bytes served so far, as JSON"),
-    "serving-status": (
+    "serving_status": (
         "reader",
         "Serving copies: folder, copies, bytes, budget, pending copies to make, hits, misses; "
         'body {"wait": seconds}: first wait (at most 600 s) until none is pending',
@@ -290,6 +290,7 @@ class GatewayServer(fl.FlightServerBase):
             read=lambda view, info: partition_rows(location, view, info),
             views=self.catalog.view,
             warm_interval=config.serving_warm,
+            metrics=self.metrics,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -610,8 +611,8 @@ class GatewayServer(fl.FlightServerBase):
         if name == "refresh":
             self.catalog.refresh()
             return iter([b'{"status": "refreshed"}'])
-        if name == "serving-status":
-            wait = self._guard(context, "serving-status", _wait_seconds, body)
+        if name == "serving_status":
+            wait = self._guard(context, "serving_status", _wait_seconds, body)
             if self.serving is None:
                 return iter([b'{"enabled": false}'])
             if wait:
@@ -642,7 +643,7 @@ def _wait_seconds(body: bytes) -> float:
     obj = load_json(body.decode("utf-8", "replace"), "action body")
     wait = obj.get("wait") if isinstance(obj, dict) and set(obj) <= {"wait"} else None
     if not isinstance(wait, int | float) or isinstance(wait, bool) or not 0 <= wait <= 600:
-        raise InvalidArgument('serving-status body must be empty or {"wait": 0..600 seconds}')
+        raise InvalidArgument('serving_status body must be empty or {"wait": 0..600 seconds}')
     return float(wait)
 
 

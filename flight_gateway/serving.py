@@ -25,6 +25,9 @@ until the last map goes), so each stream reads one complete version.
 Copies are made by one background thread: *warming* looks at the served tables every
 ``warm_interval`` seconds and copies new or changed partitions, newest first (the sidecar's
 "at commit" within that interval), and a read of a partition without a copy asks for one.
+An open partition (at the tip, still filling up: a new version every live tick) is copied only
+once a version of it stayed unchanged for ``settle`` seconds, so the tip is not copied whole
+on every tick; until then it is read from the table, where a tick's rows are one small file.
 The folder is bounded by ``budget`` bytes: the least recently used copies are evicted first.
 """
 
@@ -51,6 +54,7 @@ from . import logs
 from .catalog import AssetView, PartitionInfo
 from .ipc_files import map_ipc, write_ipc
 from .lookups import Index, build_index, indexed_columns
+from .metrics import Metrics
 
 FORMAT_VERSION = 1  # bump when the copy layout changes: older copies are never matched again
 COPY_BATCH_ROWS = 65536
@@ -58,6 +62,7 @@ ROWS_FILE = "rows.arrow"
 META_FILE = "meta.json"
 TMP_PREFIX = ".tmp-"
 DEFAULT_WARM_INTERVAL = 2.0
+OPEN_SETTLE_S = 10.0  # an open partition's version must stay this long before it is copied
 # Every ledger-range table but the raw XDR, which would take its stored size many times over on
 # the gateway's disk for the one table that is read least by clients.
 NOT_COPIED = frozenset({"raw_ledgers"})
@@ -165,6 +170,7 @@ class ServingCache:
         read: ReadPartition,
         views: Callable[[str], AssetView] | None = None,
         warm_interval: float = DEFAULT_WARM_INTERVAL,
+        metrics: Metrics | None = None,
     ):
         self.root = root
         self.budget = budget
@@ -172,10 +178,13 @@ class ServingCache:
         self._read = read
         self._views = views
         self.warm_interval = warm_interval
+        self.metrics = metrics or Metrics()
         self._lock = threading.Condition()
         self._copies: dict[str, ServingCopy] = {}  # by identity
         self._queue: OrderedDict[str, tuple[Source, AssetView, PartitionInfo]] = OrderedDict()
         self._failed: dict[str, int] = {}  # identity -> failed attempts
+        self.settle = OPEN_SETTLE_S
+        self._seen: dict[str, float] = {}  # open partitions' identities -> first seen
         self._building: str | None = None
         self._rounds_begun = 0  # warming rounds the thread started / finished
         self._rounds_done = 0
@@ -219,6 +228,7 @@ class ServingCache:
                     continue
                 source = Source(table_dir.name, key, identity, int(meta.get("order", 0)))
                 self._copies[identity] = ServingCopy(source, folder, meta)
+        self._gauges()
 
     # -- reads ---------------------------------------------------------------------------------
     def copy(self, view: AssetView, info: PartitionInfo) -> ServingCopy | None:
@@ -233,10 +243,24 @@ class ServingCache:
             if found is not None:
                 found.last_used = time.monotonic()
                 self.hits += 1
-                return found
-            self.misses += 1
-        self.want(source, view, info, front=True)
+            else:
+                self.misses += 1
+        read_from = "copy" if found is not None else "table"
+        self.metrics.inc("flight_gateway_partition_reads_total", asset=view.asset, source=read_from)
+        if found is not None:
+            return found
+        if self._settled(source, info):
+            self.want(source, view, info, front=True)
         return None
+
+    def _settled(self, source: Source, info: PartitionInfo) -> bool:
+        """Whether a copy of this version is worth making (see the module docstring)."""
+        if info.complete:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            first = self._seen.setdefault(source.identity, now)
+        return now - first >= self.settle
 
     def discard(self, found: ServingCopy, exc: BaseException) -> None:
         """A copy that could not be read: log, remove; it is made again when next asked for."""
@@ -251,7 +275,16 @@ class ServingCache:
         with self._lock:
             if self._copies.get(found.source.identity) is found:
                 del self._copies[found.source.identity]
+            self._gauges()
+        self.metrics.inc("flight_gateway_serving_copy_failures_total")
         shutil.rmtree(found.folder, ignore_errors=True)
+
+    def _gauges(self) -> None:
+        """Publish the folder's size (under the lock)."""
+        self.metrics.set("flight_gateway_serving_copies", len(self._copies))
+        self.metrics.set(
+            "flight_gateway_serving_bytes", sum(c.nbytes for c in self._copies.values())
+        )
 
     # -- the queue -----------------------------------------------------------------------------
     def want(
@@ -308,11 +341,14 @@ class ServingCache:
                 source = source_of(view, info)
                 if source is not None:
                     current.add(source.identity)
-                    self.want(source, view, info)
+                    if self._settled(source, info):
+                        self.want(source, view, info)
         with self._lock:
+            self._seen = {i: t for i, t in self._seen.items() if i in current}
             gone = [c for i, c in self._copies.items() if i not in current]
             for c in gone:
                 del self._copies[c.source.identity]
+            self._gauges()
         for c in gone:
             shutil.rmtree(c.folder, ignore_errors=True)
 
@@ -354,6 +390,7 @@ class ServingCache:
             except Exception as exc:  # - a failed copy only means reads scan
                 with self._lock:
                     self._failed[identity] = self._failed.get(identity, 0) + 1
+                self.metrics.inc("flight_gateway_serving_copy_failures_total")
                 logs.event(
                     "serving_copy_failed",
                     logging.WARNING,
@@ -402,6 +439,8 @@ class ServingCache:
             self._copies[source.identity] = made
             self.builds += 1
             evicted = self._evict(keep=source.identity)
+            self._gauges()
+        self.metrics.inc("flight_gateway_serving_copies_made_total")
         for c in older + evicted:
             shutil.rmtree(c.folder, ignore_errors=True)
         logs.event(

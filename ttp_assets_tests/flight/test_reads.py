@@ -238,7 +238,7 @@ def test_list_partitions_action(gateway: Gateway, store: Settings) -> None:
     )
     assert [json.loads(r.body.to_pybytes()) for r in same] == parts
     actions = {a.type for a in gateway.client.list_actions(bearer(READER))}
-    assert actions == {"list_partitions", "health", "refresh", "stats"}
+    assert actions == {"list_partitions", "health", "refresh", "stats", "serving_status"}
     (health,) = gateway.client.do_action(fl.Action("health", b""), bearer(READER))
     assert json.loads(health.body.to_pybytes())["status"] == "ok"
 

@@ -98,6 +98,12 @@ def test_every_copied_table_is_served_from_its_copies_as_stored(
     after = copied.serving.status()
     assert after["hits"] >= before + len(COPIED) * (len(KEYS) - 1)
     assert after["misses"] == status["misses"]  # nothing was read from the tables
+    reads = copied.metrics.value(
+        "flight_gateway_partition_reads_total", asset="ttp_events", source="copy"
+    )
+    assert reads >= len(KEYS)
+    assert copied.metrics.value("flight_gateway_serving_copies") == after["copies"]
+    assert copied.metrics.value("flight_gateway_serving_bytes") == after["bytes"]
 
 
 def _events(store: Settings) -> pa.Table:
@@ -407,7 +413,7 @@ def test_a_gateway_process_copies_what_is_committed_when_it_starts(
     opt = bearer(READER)
 
     def status(body: bytes) -> dict[str, Any]:
-        (result,) = client.do_action(fl.Action("serving-status", body), opt)
+        (result,) = client.do_action(fl.Action("serving_status", body), opt)
         return json.loads(result.body.to_pybytes())
 
     try:
@@ -436,3 +442,33 @@ def test_a_gateway_process_copies_what_is_committed_when_it_starts(
     )
     assert bad.returncode != 0
     assert "TTP_FLIGHT_SERVING_TABLES: raw_ledger are not ledger-range tables" in bad.stderr
+
+
+def test_an_open_partition_is_copied_only_once_it_settles(tmp_path: Path) -> None:
+    """The tip changes every live tick: it is read from the table (a tick is one small file)
+    until a version of it stays unchanged for ``settle`` seconds."""
+    settings = settings_at(tmp_path / "store")
+    instance = dg.DagsterInstance.ephemeral()
+    key = KEYS[0]
+    server = copied_gateway(settings.storage_uri, tmp_path / "serving")
+    assert server.serving is not None
+    server.serving.settle = 3600.0
+    try:
+        for through in (TESTNET_FIRST + 12, TESTNET_FIRST + 20):
+            grown = materialize(
+                settings, TESTNET_FIRST, through, through=through, instance=instance
+            )
+            assert grown.success, failure_messages(grown)
+            assert make_copies(server)["copies"] == 0
+            for asset in COPIED:
+                assert read(server, asset=asset).equals(stored(settings, asset)), asset
+            assert server.serving.status()["hits"] == 0
+        server.serving.settle = 0.0  # as if that version had stayed for the settle time
+        made = make_copies(server)
+        assert made["copies"] == len(COPIED)
+        assert {c.source.key for c in server.serving._copies.values()} == {key}
+        for asset in COPIED:
+            assert read(server, asset=asset).equals(stored(settings, asset)), asset
+        assert server.serving.status()["hits"] == len(COPIED)
+    finally:
+        server.stop()
