@@ -100,6 +100,10 @@ GATEWAY_VARIABLES = (
     "TTP_FLIGHT_STALL_TIMEOUT",
     "TTP_FLIGHT_LIST_TTL",
     "TTP_FLIGHT_LOG_LEVEL",
+    "TTP_FLIGHT_SERVING_DIR",
+    "TTP_FLIGHT_SERVING_BYTES",
+    "TTP_FLIGHT_SERVING_TABLES",
+    "TTP_FLIGHT_SERVING_WARM",
 )
 # Standard variables of the libraries underneath (S3 access in core.storage.location and
 # deltalake; Dagster's instance folder).

@@ -24,6 +24,7 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 
+from flight_gateway.config import parse_bytes
 from ttp_assets.settings import GATEWAY_VARIABLES, REQUIRED_IN_DEPLOYMENT, VARIABLES
 from ttp_assets_tests.shared_data import REPO_ROOT
 
@@ -102,6 +103,8 @@ def test_compose_sets_only_variables_the_code_reads_and_every_required_one() -> 
             assert re.fullmatch(r"\$\{" + key + r":\?[^}]+\}", env[key]), (name, key)
     gateway = ours["flight-gateway"]["environment"]
     assert {k for k in gateway if k.startswith("TTP_FLIGHT_")} <= set(GATEWAY_VARIABLES)
+    serving = gateway["TTP_FLIGHT_SERVING_DIR"]
+    assert any(v.endswith(":" + serving) for v in ours["flight-gateway"]["volumes"])
     assert "TTP_FLIGHT_TOKENS" in gateway
     front = services["flight-front"]["environment"]
     assert set(front) == front_variables()
@@ -245,3 +248,10 @@ def test_k8s_manifests_set_only_variables_the_code_reads() -> None:
     assert sources == ["ttp-settings", "ttp-flight"]
     front = {e["name"] for e in containers["front"]["env"]}
     assert front == front_variables()
+    # The serving copies live on a volume of their own, bounded below its size limit.
+    values = {e["name"]: e.get("value") for e in gateway["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in gateway["volumeMounts"]}
+    volume = mounts[values["TTP_FLIGHT_SERVING_DIR"]]
+    (spec,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == volume]
+    limit = parse_bytes(spec["emptyDir"]["sizeLimit"].removesuffix("i"), 0, "sizeLimit")
+    assert parse_bytes(values["TTP_FLIGHT_SERVING_BYTES"], 0, "budget") < limit
