@@ -31,9 +31,9 @@
      50 ms during the concurrent scans, VmHWM; RSS per stream = (max during N − idle) / N.
    A summary compares the results with the targets (reported, never failed on).
 
-Before measuring, the gateway gets up to ``--warm-wait`` seconds: if it offers a ``serving-status``
-action (admin), it is polled every 0.2 s until it reports ``"pending": 0``; otherwise the bench
-simply waits that long.
+Before measuring, the gateway gets up to ``--warm-wait`` seconds to make its serving copies: the
+bench waits until the open partition could be copied, then asks the ``serving_status`` action to
+return once no copy is pending (``--gateway-env TTP_FLIGHT_SERVING_DIR=off``: the tables only).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.flight as fl  # noqa: E402
 
+from flight_gateway.serving import DEFAULT_WARM_INTERVAL, OPEN_SETTLE_S  # noqa: E402
+
 TOKEN = "benchmark-reader-token-0123456789"
 ADMIN_TOKEN = "benchmark-admin-token-0123456789"
 WIDTH = 20_000
@@ -67,7 +69,7 @@ BASE = 2_000_000  # first synthetic ledger (a multiple of WIDTH)
 SPAN = 160  # ledgers in one copy of the real events
 CLOSE_STEP = 5  # seconds per ledger: a copy's close times move SPAN * CLOSE_STEP seconds
 LOOKUP_ROWS = 400  # the renamed account: the busiest base account with at most this many rows
-STATUS_ACTION = "serving-status"
+STATUS_ACTION = "serving_status"
 OTHERS = (("transaction", "transaction"), ("rare asset", "asset"), ("one-hour window", "window"))
 TARGETS = "all columns >= 80% of raw; first batch p50 < 10 ms, p99 < 50 ms; account p50 < 50 ms"
 
@@ -532,18 +534,18 @@ def warm(
     admin: fl.FlightCallOptions,
     wait: float,
 ) -> str:
-    """Give the gateway up to ``wait`` seconds before measuring: poll its ``serving-status``
-    action until nothing is pending, or (no such action) just wait. Says what happened."""
+    """Let the gateway make its serving copies (up to ``wait`` seconds) before measuring: an
+    open partition is copied once it stayed unchanged for ``OPEN_SETTLE_S``, so wait that long
+    after the start, then ask ``serving_status`` to return once no copy is pending."""
     t0 = time.monotonic()
     if STATUS_ACTION not in {a.type for a in client.list_actions(reader)}:
         time.sleep(wait)
         return f"no {STATUS_ACTION!r} action; waited {wait:g} s"
-    while True:
-        results = list(client.do_action(fl.Action(STATUS_ACTION, b""), admin))
-        status = json.loads(results[-1].body.to_pybytes()) if results else {}
-        if status.get("pending") == 0 or time.monotonic() - t0 >= wait:
-            break
-        time.sleep(0.2)
+    time.sleep(min(wait, OPEN_SETTLE_S + DEFAULT_WARM_INTERVAL))
+    left = max(0.0, min(600.0, wait - (time.monotonic() - t0)))
+    body = json.dumps({"wait": left}).encode()
+    results = list(client.do_action(fl.Action(STATUS_ACTION, body), reader))
+    status = json.loads(results[-1].body.to_pybytes()) if results else {}
     return f"{STATUS_ACTION} after {time.monotonic() - t0:.1f} s: {json.dumps(status)[:300]}"
 
 
@@ -585,7 +587,7 @@ def main() -> None:
     parser.add_argument(
         "--warm-wait",
         type=float,
-        default=0.0,
+        default=300.0,
         metavar="SECONDS",
         help=f"after the gateway starts, wait up to this long (until its {STATUS_ACTION} "
         "action reports nothing pending, if it has one) before measuring",
@@ -624,6 +626,8 @@ def main() -> None:
             "TTP_FLIGHT_MAX_STREAMS": str(max(32, most)),
             "TTP_FLIGHT_MAX_STREAMS_PER_TOKEN": str(max(8, most)),
             "TTP_FLIGHT_MEMORY_BUDGET": f"{72 * max(16, most)}M",
+            # The serving copies in the run's temporary folder (removed with it).
+            "TTP_FLIGHT_SERVING_DIR": str(Path(tmp) / "serving"),
             **extra_env,
         }
         if extra_env:

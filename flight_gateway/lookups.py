@@ -152,6 +152,20 @@ def candidate_rows(
     return best
 
 
+def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """The rows ``rows`` (ascending) of ``table``, taken batch by batch: a take over the whole
+    table would first concatenate its chunks, i.e. copy the partition."""
+    taken = []
+    offset = 0
+    for batch in table.to_batches():
+        end = offset + batch.num_rows
+        a, b = np.searchsorted(rows, [offset, end], "left")
+        if b > a:
+            taken.append(batch.take(pa.array(rows[a:b] - offset)))
+        offset = end
+    return pa.Table.from_batches(taken, schema=table.schema)
+
+
 def ledger_rows(copy: ServingCopy, first: int, last: int) -> tuple[int, int]:
     """The rows ``[lo, hi)`` of ledgers ``first..last`` in a copy in ledger order."""
     seq = copy.sorted_values("ledger_sequence")

@@ -56,7 +56,9 @@ IN_FLIGHT_BATCHES = BATCH_READAHEAD + 3
 # Decoded Arrow bytes per stored (compressed Parquet) byte assumed before a stream measured its
 # own rows: generous, so that a stream's first batches are small rather than over its share.
 DECODED_PER_STORED = 8
-COPY_READ_ROWS = 65536  # rows decoded at a time when making a serving copy
+COPY_READ_ROWS = 65536
+# An index is used when it leaves at most 1/SCAN_FRACTION of the rows; more, the rows are scanned.
+SCAN_FRACTION = 8  # rows decoded at a time when making a serving copy
 
 
 @dataclass
@@ -193,7 +195,9 @@ def _select(plan: Plan, part: PartRead, copy: ServingCopy) -> tuple[pa.Table, ds
     )
     if candidates is not None:
         chosen = candidates[(candidates >= lo) & (candidates < max(lo, hi))]
-        return table.take(pa.array(chosen)), where
+        # Many matches: a vectorized filter over the rows is cheaper than gathering them.
+        if len(chosen) * SCAN_FRACTION <= hi - lo:
+            return lookups.take_rows(table, chosen), where
     return table.slice(lo, max(0, hi - lo)), where
 
 

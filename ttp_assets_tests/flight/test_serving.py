@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.flight as fl
 import pytest
 
+from flight_gateway import reader
+from flight_gateway.catalog import PartRead, Plan
+from flight_gateway.lookups import take_rows
 from flight_gateway.reader import _select
 from flight_gateway.server import GatewayServer
-from flight_gateway.serving import META_FILE, ROWS_FILE, TMP_PREFIX
+from flight_gateway.serving import META_FILE, ROWS_FILE, TMP_PREFIX, ServingCopy
 from flight_gateway.tickets import Request
 from ttp_assets.core.storage.catalog import open_store
 from ttp_assets.core.storage.delta_store import PartitionWrite
@@ -214,11 +218,18 @@ def test_lookups_and_windows_return_exactly_the_filtered_rows(
             assert want.num_rows > 0, name
 
 
-def test_a_lookup_takes_only_the_rows_it_returns(copied: GatewayServer, store: Settings) -> None:
+def test_a_lookup_takes_only_the_rows_it_returns(
+    copied: GatewayServer, store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No scan: the rows taken from a copy for an account are the account's rows, and a ledger
     range or time window takes only the rows between its bounds."""
     make_copies(copied)
     events = _events(store)
+    # An index matching more than 1/SCAN_FRACTION of the rows is not used: native is most rows.
+    native = copied.catalog.plan(_request({"filters": {"asset_key": "native"}}))
+    scanned = sum(_select(native, p, _copy(copied, native, p))[0].num_rows for p in native.parts)
+    assert scanned == events.num_rows
+    monkeypatch.setattr(reader, "SCAN_FRACTION", 1)  # from here on, every index is used
     for name, request, expected in lookup_cases(store):
         if request.get("asset", "ttp_events") != "ttp_events":
             continue
@@ -227,9 +238,7 @@ def test_a_lookup_takes_only_the_rows_it_returns(copied: GatewayServer, store: S
         plan = copied.catalog.plan(_request(request))
         taken = 0
         for part in plan.parts:
-            copy = copied.catalog.serving.copy(plan.view, part.info)  # type: ignore[union-attr]
-            assert copy is not None, name
-            selected, _ = _select(plan, part, copy)
+            selected, _ = _select(plan, part, _copy(copied, plan, part))
             taken += selected.num_rows
         matching = events.filter(expected).num_rows
         if name == "account and type":  # narrowed by the account, then filtered by type
@@ -242,6 +251,25 @@ def test_a_lookup_takes_only_the_rows_it_returns(copied: GatewayServer, store: S
             ids = native.column("contract_id").unique()
             matching = events.filter(ds.field("contract_id").isin(ids)).num_rows
         assert taken == matching, name
+
+
+def _copy(server: GatewayServer, plan: Plan, part: PartRead) -> ServingCopy:
+    assert server.serving is not None
+    found = server.serving.copy(plan.view, part.info)
+    assert found is not None, part.info.key
+    return found
+
+
+def test_rows_are_taken_across_the_batches_of_a_copy() -> None:
+    table = pa.Table.from_batches(
+        pa.table({"n": range(300), "s": [f"row {i}" for i in range(300)]}).to_batches(
+            max_chunksize=64
+        )
+    )
+    assert table.column("n").num_chunks == 5
+    for rows in ([], [0], [63, 64], [0, 1, 127, 128, 200, 299], list(range(300))):
+        chosen = np.array(rows, dtype=np.uint32)
+        assert take_rows(table, chosen).equals(table.take(pa.array(chosen))), rows
 
 
 def _request(request: dict[str, Any]) -> Request:
