@@ -28,7 +28,7 @@
      and a mismatch fails the run;
    - ``--clients`` concurrent full scans (raw and gateway): total rows/s, median first batch;
    - the gateway's memory from ``/proc``: VmRSS, RssAnon, RssFile idle after warm-up, sampled every
-     50 ms during the concurrent scans, VmHWM; RSS per stream = (max during N − idle) / N.
+     50 ms during the concurrent scans, VmHWM; RSS per stream = (max during N − before) / N.
    A summary compares the results with the targets (reported, never failed on).
 
 Before measuring, the gateway gets up to ``--warm-wait`` seconds to make its serving copies: the
@@ -475,7 +475,8 @@ def rss(pid: int) -> dict[str, int]:
 
 
 def mib(kib: float) -> str:
-    return f"{kib / 1024:.0f} MiB"
+    m = kib / 1024
+    return f"{m:.1f} MiB" if abs(m) < 10 else f"{m:.0f} MiB"
 
 
 class RssSampler:
@@ -802,10 +803,13 @@ def report(
     # VmHWM as the kernel keeps it; it can trail a sampled VmRSS a little (per-thread counters)
     peak = max([rss(gateway.pid)["VmHWM"], *(m["VmRSS"] for m in during.values())])
     print(f"{'peak overall (VmHWM)':<40}{mib(peak):>10}")
-    per_stream = {k: (during[k]["VmRSS"] - idle["VmRSS"]) / k for k in clients}
-    anon_per_stream = {k: (during[k]["RssAnon"] - idle["RssAnon"]) / k for k in clients}
+    # Against the RSS just before the N streams: earlier reads already mapped the serving
+    # copies' pages (RssFile: page cache shared by every stream, reclaimable), which N more
+    # streams do not map again.
+    per_stream = {k: (during[k]["VmRSS"] - before[k]["VmRSS"]) / k for k in clients}
+    anon_per_stream = {k: (during[k]["RssAnon"] - before[k]["RssAnon"]) / k for k in clients}
     print(
-        "RSS per stream, (max VmRSS during N streams - idle) / N: "
+        "RSS per stream, (max VmRSS during N streams - VmRSS before them) / N: "
         + ", ".join(
             f"N={k}: {mib(per_stream[k])} (anon {mib(anon_per_stream[k])})" for k in clients
         )

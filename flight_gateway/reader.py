@@ -48,6 +48,7 @@ from .tickets import Request, filter_expression
 DEFAULT_BATCH_ROWS = 65536
 DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
 HARD_MAX_BATCH_BYTES = 16 * 1024 * 1024  # some clients cap gRPC messages at 16 MiB
+FIRST_BATCH_BYTES = 256 * 1024  # the first batch of a stream is at most about this big
 BATCH_READAHEAD = 2
 FRAGMENT_READAHEAD = 1
 # Batches one stream holds at once: read-ahead, the batch being sliced, the slice being
@@ -106,6 +107,7 @@ def stream_batches(
     Yields ``(batch, nbytes)``: each batch with its Arrow size. With ``memory``, its bounds
     (which never exceed ``batch_rows`` / ``max_batch_bytes``) apply instead.
     """
+    first = True
     for part in plan.parts:
         rows = memory.scan_rows(part) if memory is not None else batch_rows
         limit = memory.batch_bytes if memory is not None else max_batch_bytes
@@ -114,8 +116,17 @@ def stream_batches(
                 raise fl.FlightUnavailableError("the gateway is shutting down; ask again")
             if memory is not None:
                 memory.decoded(batch)
-            if batch.num_rows:
-                yield from bounded(batch, plan.schema, limit)
+            if not batch.num_rows:
+                continue
+            if first:
+                # A small first message: the client has rows (and the stream's schema) after
+                # one short transfer instead of a whole batch's.
+                first = False
+                head = max(1, int(batch.num_rows * FIRST_BATCH_BYTES / max(1, batch.nbytes)))
+                if head < batch.num_rows:
+                    yield from bounded(batch.slice(0, head), plan.schema, limit)
+                    batch = batch.slice(head)
+            yield from bounded(batch, plan.schema, limit)
 
 
 def bounded(
