@@ -89,16 +89,20 @@ class Index:
             rows.to_numpy(),
         )
 
-    def rows_of(self, value: FilterValue) -> np.ndarray:
-        """Row numbers holding ``value``, ascending (empty when none)."""
+    def span(self, value: FilterValue) -> tuple[int, int]:
+        """Where the rows holding ``value`` start in :attr:`rows`, and how many there are."""
         if not isinstance(value, str):
-            return EMPTY
+            return 0, 0
         seq = _Keys(self.keys)
         i = bisect.bisect_left(seq, value, 0, len(seq))
         if i == len(seq) or seq[i] != value:
-            return EMPTY
-        start = int(self.starts[i])
-        return self.rows[start : start + int(self.counts[i])]
+            return 0, 0
+        return int(self.starts[i]), int(self.counts[i])
+
+    def rows_of(self, value: FilterValue) -> np.ndarray:
+        """Row numbers holding ``value``, ascending (empty when none)."""
+        start, count = self.span(value)
+        return self.rows[start : start + count]
 
 
 def build_index(folder: Path, column: str, values: pa.ChunkedArray | pa.Array) -> None:
@@ -138,18 +142,30 @@ def candidate_rows(
     copy: ServingCopy,
     asset: str,
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...],
+    limit: int,
 ) -> np.ndarray | None:
-    """Ascending row numbers of ``copy`` that may match ``filters`` (None: no filter narrows)."""
-    best: np.ndarray | None = None
+    """Ascending row numbers of ``copy`` that may match ``filters``; None when no filter
+    narrows them to at most ``limit`` rows (then a scan is cheaper than gathering rows)."""
+    best: list[tuple[Index, int, int]] | None = None
+    fewest = limit + 1
     for name, values in filters:
         indexes = [copy.index(c) for c in filter_columns(asset, name)]
         if not indexes or any(ix is None for ix in indexes):
             continue
-        found = [ix.rows_of(v) for ix in indexes if ix is not None for v in values]
-        rows = np.unique(np.concatenate(found)) if found else EMPTY
-        if best is None or len(rows) < len(best):
-            best = rows
-    return best
+        spans = [(ix, *ix.span(v)) for ix in indexes if ix is not None for v in values]
+        n = sum(count for _, _, count in spans)  # counted once per column: an upper bound
+        if n < fewest:
+            best, fewest = spans, n
+    if best is None:
+        return None
+    found = [ix.rows[start : start + count] for ix, start, count in best if count]
+    if len(found) <= 1:
+        return found[0] if found else EMPTY
+    rows = np.sort(np.concatenate(found))
+    keep = np.empty(len(rows), dtype=bool)
+    keep[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=keep[1:])
+    return rows[keep]
 
 
 def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:

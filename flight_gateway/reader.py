@@ -173,9 +173,10 @@ def _part(
                 per_row = copy.bytes_per_row()
                 batch_rows = max(1, min(memory.batch_rows, int(memory.share / max(1.0, per_row))))
             names = plan.schema.names
+            if where is not None:  # one streaming scan of the mapped rows, not a plan per batch
+                yield from _reader(ds.dataset(selected), names, where, batch_rows)
+                return
             for batch in selected.to_batches(max_chunksize=batch_rows):
-                if where is not None:
-                    batch = batch.filter(where)
                 if batch.num_rows:
                     yield batch if batch.schema.names == names else batch.select(names)
             return
@@ -200,7 +201,9 @@ def _select(plan: Plan, part: PartRead, copy: ServingCopy) -> tuple[pa.Table, ds
     elif part.ledgers is not None:
         where = _and(where, _ledger_bounds(*part.ledgers))
     candidates = (
-        lookups.candidate_rows(copy, plan.view.asset, plan.request.filters)
+        lookups.candidate_rows(
+            copy, plan.view.asset, plan.request.filters, copy.rows // SCAN_FRACTION
+        )
         if plan.request.filters
         else None
     )

@@ -44,7 +44,7 @@ from ttp_assets_tests.flight.conftest import (
     stored,
     ticket,
 )
-from ttp_assets_tests.harness import TESTNET_FIRST, failure_messages, materialize
+from ttp_assets_tests.harness import TESTNET_FIRST, TESTNET_LAST, failure_messages, materialize
 
 COPIED = ("ttp_events", "balance_changes", "ledgers", "transactions", "operations")
 
@@ -500,3 +500,27 @@ def test_an_open_partition_is_copied_only_once_it_settles(tmp_path: Path) -> Non
         assert server.serving.status()["hits"] == len(COPIED)
     finally:
         server.stop()
+
+
+def test_a_follow_stream_reads_history_from_the_copies(
+    copied: GatewayServer, store: Settings
+) -> None:
+    make_copies(copied)
+    hits = copied.serving.status()["hits"]  # type: ignore[union-attr]
+    client = fl.connect(copied.location)
+    follow = {"asset": "ttp_events", "follow": True, "from_ledger": TESTNET_FIRST}
+    stream = client.do_get(ticket(**follow), bearer(READER))
+    batches, through = [], 0
+    try:
+        for chunk in stream:
+            batches.append(chunk.data)
+            through = json.loads(chunk.app_metadata.to_pybytes())["through"]
+            if through == TESTNET_LAST:
+                break
+    finally:
+        stream.cancel()
+        client.close()
+    assert through == TESTNET_LAST
+    got = pa.Table.from_batches(batches, schema=stream.schema)
+    assert got.equals(stored(store, "ttp_events"))
+    assert copied.serving.status()["hits"] >= hits + len(KEYS)  # type: ignore[union-attr]
