@@ -143,10 +143,13 @@ def candidate_rows(
     asset: str,
     filters: tuple[tuple[str, tuple[FilterValue, ...]], ...],
     limit: int,
-) -> np.ndarray | None:
-    """Ascending row numbers of ``copy`` that may match ``filters``; None when no filter
-    narrows them to at most ``limit`` rows (then a scan is cheaper than gathering rows)."""
+) -> tuple[np.ndarray, bool] | None:
+    """Ascending row numbers of ``copy`` that may match ``filters``, and whether they are
+    exactly the rows of the filter they come from (every filter but ``asset_key``, an alias
+    with a condition); None when no filter narrows them to at most ``limit`` rows (then a scan
+    is cheaper than gathering rows)."""
     best: list[tuple[Index, int, int]] | None = None
+    exact = False
     fewest = limit + 1
     for name, values in filters:
         indexes = [copy.index(c) for c in filter_columns(asset, name)]
@@ -155,17 +158,17 @@ def candidate_rows(
         spans = [(ix, *ix.span(v)) for ix in indexes if ix is not None for v in values]
         n = sum(count for _, _, count in spans)  # counted once per column: an upper bound
         if n < fewest:
-            best, fewest = spans, n
+            best, fewest, exact = spans, n, name != "asset_key"
     if best is None:
         return None
     found = [ix.rows[start : start + count] for ix, start, count in best if count]
     if len(found) <= 1:
-        return found[0] if found else EMPTY
+        return (found[0] if found else EMPTY), exact
     rows = np.sort(np.concatenate(found))
     keep = np.empty(len(rows), dtype=bool)
     keep[0] = True
     np.not_equal(rows[1:], rows[:-1], out=keep[1:])
-    return rows[keep]
+    return rows[keep], exact
 
 
 def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:

@@ -191,26 +191,29 @@ def _select(plan: Plan, part: PartRead, copy: ServingCopy) -> tuple[pa.Table, ds
     table = copy.table
     lo, hi = 0, table.num_rows
     where = plan.filter
+    request_only = plan.window is None and part.ledgers is None  # where: the request's filters
     if copy.ledger_sorted and (plan.window is None or "closed_at" in table.schema.names):
         if part.ledgers is not None:
             lo, hi = lookups.ledger_rows(copy, *part.ledgers)
         if plan.window is not None:
             t_lo, t_hi = lookups.time_rows(copy, plan.window.start, plan.window.end)
             lo, hi = max(lo, t_lo), min(hi, t_hi)
-        where = filter_expression(plan.view.asset, plan.request)
+        where, request_only = filter_expression(plan.view.asset, plan.request), True
     elif part.ledgers is not None:
         where = _and(where, _ledger_bounds(*part.ledgers))
-    candidates = (
-        lookups.candidate_rows(
-            copy, plan.view.asset, plan.request.filters, copy.rows // SCAN_FRACTION
-        )
-        if plan.request.filters
+    filters = plan.request.filters
+    found = (
+        lookups.candidate_rows(copy, plan.view.asset, filters, copy.rows // SCAN_FRACTION)
+        if filters
         else None
     )
-    if candidates is not None:
+    if found is not None:
+        candidates, exact = found
         chosen = candidates[(candidates >= lo) & (candidates < max(lo, hi))]
         # Many matches: a vectorized filter over the rows is cheaper than gathering them.
         if len(chosen) * SCAN_FRACTION <= hi - lo:
+            if exact and request_only and len(filters) == 1:
+                where = None  # the rows of the only filter, nothing else to check
             return lookups.take_rows(table, chosen), where
     return table.slice(lo, max(0, hi - lo)), where
 
