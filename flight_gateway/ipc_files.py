@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +12,16 @@ def write_ipc(path: Path, table: pa.Table, max_chunksize: int | None = None) -> 
     """``table`` as an uncompressed IPC file (batches of at most ``max_chunksize`` rows)."""
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=max_chunksize)
+
+
+def write_batches(path: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
+    """``batches`` as an uncompressed IPC file, written as they come; the rows written."""
+    rows = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
 
 
 def map_ipc(path: Path) -> pa.Table:

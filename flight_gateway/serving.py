@@ -52,7 +52,7 @@ import pyarrow as pa
 
 from . import logs
 from .catalog import AssetView, PartitionInfo
-from .ipc_files import map_ipc, write_ipc
+from .ipc_files import map_ipc, write_batches
 from .lookups import Index, build_index, indexed_columns
 from .metrics import Metrics
 
@@ -63,6 +63,7 @@ META_FILE = "meta.json"
 TMP_PREFIX = ".tmp-"
 DEFAULT_WARM_INTERVAL = 2.0
 OPEN_SETTLE_S = 10.0  # an open partition's version must stay this long before it is copied
+EXPANSION_GUESS = 4.0  # copy bytes per stored (compressed) byte until one copy was measured
 # Every ledger-range table but the raw XDR, which would take its stored size many times over on
 # the gateway's disk for the one table that is read least by clients.
 NOT_COPIED = frozenset({"raw_ledgers"})
@@ -181,9 +182,12 @@ class ServingCache:
         self.metrics = metrics or Metrics()
         self._lock = threading.Condition()
         self._copies: dict[str, ServingCopy] = {}  # by identity
+        self._by_key: dict[tuple[str, str], str] = {}  # (asset, key) -> its copy's identity
         self._queue: OrderedDict[str, tuple[Source, AssetView, PartitionInfo]] = OrderedDict()
         self._failed: dict[str, int] = {}  # identity -> failed attempts
         self.settle = OPEN_SETTLE_S
+        # Copy bytes per stored byte, measured on the last copy made (for warming's budget).
+        self.expansion = EXPANSION_GUESS
         self._seen: dict[str, float] = {}  # open partitions' identities -> first seen
         self._building: str | None = None
         self._rounds_begun = 0  # warming rounds the thread started / finished
@@ -227,8 +231,34 @@ class ServingCache:
                     shutil.rmtree(folder, ignore_errors=True)
                     continue
                 source = Source(table_dir.name, key, identity, int(meta.get("order", 0)))
-                self._copies[identity] = ServingCopy(source, folder, meta)
+                for old in self._add(ServingCopy(source, folder, meta)):
+                    shutil.rmtree(old.folder, ignore_errors=True)
+        for old in self._evict(keep=""):
+            shutil.rmtree(old.folder, ignore_errors=True)
         self._gauges()
+
+    def _add(self, made: ServingCopy) -> list[ServingCopy]:
+        """Publish ``made`` as its partition's copy (under the lock); the copies it replaces,
+        or ``[made]`` itself when the partition already has a more recent one."""
+        source = made.source
+        current = self._by_key.get((source.asset, source.key))
+        old = self._copies.get(current) if current is not None else None
+        if old is not None and old.source.order > source.order:
+            return [made]
+        self._copies[source.identity] = made
+        self._by_key[(source.asset, source.key)] = source.identity
+        if old is None or old is made:
+            return []
+        del self._copies[old.source.identity]
+        return [old]
+
+    def _remove(self, gone: ServingCopy) -> None:
+        """Forget ``gone`` (under the lock; its folder is the caller's to delete)."""
+        source = gone.source
+        if self._copies.get(source.identity) is gone:
+            del self._copies[source.identity]
+            if self._by_key.get((source.asset, source.key)) == source.identity:
+                del self._by_key[(source.asset, source.key)]
 
     # -- reads ---------------------------------------------------------------------------------
     def copy(self, view: AssetView, info: PartitionInfo) -> ServingCopy | None:
@@ -273,8 +303,7 @@ class ServingCache:
             exc=exc,
         )
         with self._lock:
-            if self._copies.get(found.source.identity) is found:
-                del self._copies[found.source.identity]
+            self._remove(found)
             self._gauges()
         self.metrics.inc("flight_gateway_serving_copy_failures_total")
         shutil.rmtree(found.folder, ignore_errors=True)
@@ -330,24 +359,35 @@ class ServingCache:
         if self._views is None:
             return
         current: set[str] = set()
+        wanted: list[tuple[int, Source, AssetView, PartitionInfo]] = []
         for asset in sorted(self.tables):
             try:
                 view = self._views(asset)
-            except Exception as exc:  # - storage trouble: try again next round
+            except Exception as exc:  # storage trouble: try again next round
                 logs.event("serving_warm_failed", logging.WARNING, asset=asset, exc=exc)
                 return
-            infos = list(view.partitions.values())
-            for info in reversed(infos):
+            for info in view.partitions.values():
                 source = source_of(view, info)
                 if source is not None:
                     current.add(source.identity)
-                    if self._settled(source, info):
-                        self.want(source, view, info)
+                    wanted.append((info.first_ledger, source, view, info))
+        # Newest ledgers first, as far as the budget goes: history beyond it is copied when
+        # read (least recently used copies making room), not over and over by warming.
+        wanted.sort(key=lambda w: w[0], reverse=True)
+        room = self.budget
+        for _, source, view, info in wanted:
+            with self._lock:
+                have = self._copies.get(source.identity)
+            room -= have.nbytes if have is not None else int(info.stored_bytes * self.expansion)
+            if room < 0:
+                break
+            if have is None and self._settled(source, info):
+                self.want(source, view, info)
         with self._lock:
             self._seen = {i: t for i, t in self._seen.items() if i in current}
             gone = [c for i, c in self._copies.items() if i not in current]
             for c in gone:
-                del self._copies[c.source.identity]
+                self._remove(c)
             self._gauges()
         for c in gone:
             shutil.rmtree(c.folder, ignore_errors=True)
@@ -426,17 +466,12 @@ class ServingCache:
             raise
         made = ServingCopy(source, final, meta)
         with self._lock:
-            if self._newer(source):  # a newer version was published meanwhile
+            older = self._add(made)  # [made]: a newer version was published meanwhile
+            if older == [made]:
                 shutil.rmtree(final, ignore_errors=True)
                 return
-            older = [
-                c
-                for c in self._copies.values()
-                if c.source.asset == source.asset and c.source.key == source.key
-            ]
-            for c in older:
-                del self._copies[c.source.identity]
-            self._copies[source.identity] = made
+            if info.stored_bytes:
+                self.expansion = max(1.0, made.nbytes / info.stored_bytes)
             self.builds += 1
             evicted = self._evict(keep=source.identity)
             self._gauges()
@@ -457,12 +492,9 @@ class ServingCache:
 
     def _newer(self, source: Source) -> bool:
         """Whether a copy of a more recent version of the same partition is published."""
-        return any(
-            c.source.key == source.key
-            and c.source.asset == source.asset
-            and c.source.order > source.order
-            for c in self._copies.values()
-        )
+        current = self._by_key.get((source.asset, source.key))
+        found = self._copies.get(current) if current is not None else None
+        return found is not None and found.source.order > source.order
 
     def _evict(self, keep: str) -> list[ServingCopy]:
         """Least recently used copies out until the folder fits the budget (under the lock)."""
@@ -473,7 +505,7 @@ class ServingCache:
                 break
             if c.source.identity == keep:
                 continue
-            del self._copies[c.source.identity]
+            self._remove(c)
             total -= c.nbytes
             out.append(c)
         return out
@@ -482,15 +514,15 @@ class ServingCache:
 def _write(
     folder: Path, schema: pa.Schema, batches: Iterator[pa.RecordBatch], asset: str, order: int
 ) -> dict[str, Any] | None:
-    """Write one partition's rows and indexes into ``folder``; its meta (None: not copied)."""
-    # Scans lose nullability in their casts (Delta's widened types): same rows, table's schema.
-    table = pa.Table.from_batches(
-        [pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in batches], schema=schema
-    )
-    if table.num_rows == 0:
+    """Write one partition's rows and indexes into ``folder``; its meta (None: not copied).
+
+    The rows are written as they are read, gathered into batches of :data:`COPY_BATCH_ROWS`
+    (at most two such batches in memory); the indexes are then built from the written file,
+    memory-mapped."""
+    rows = write_batches(folder / ROWS_FILE, schema, _gathered(schema, batches))
+    if rows == 0:
         return None
-    table = table.combine_chunks()
-    write_ipc(folder / ROWS_FILE, table, COPY_BATCH_ROWS)
+    table = map_ipc(folder / ROWS_FILE)
     indexes = []
     for column in indexed_columns(asset, schema):
         build_index(folder, column, table.column(column))
@@ -502,10 +534,28 @@ def _write(
     meta = {
         "format_version": FORMAT_VERSION,
         "order": order,
-        "rows": table.num_rows,
+        "rows": rows,
         "bytes": sum(f.stat().st_size for f in folder.iterdir()),
         "ledger_sorted": ledger_sorted,
         "indexes": indexes,
     }
     (folder / META_FILE).write_text(json.dumps(meta))
     return meta
+
+
+def _gathered(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches`` as the table's schema, gathered into batches of :data:`COPY_BATCH_ROWS` rows
+    (a scan's batches follow its files and row groups, and may be small)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for b in batches:
+        # Scans lose nullability in their casts (Delta's widened types): same rows and types.
+        pending.append(pa.RecordBatch.from_arrays(b.columns, schema=schema))
+        held += b.num_rows
+        while held >= COPY_BATCH_ROWS:
+            table = pa.Table.from_batches(pending, schema=schema)
+            head, rest = table.slice(0, COPY_BATCH_ROWS), table.slice(COPY_BATCH_ROWS)
+            yield head.combine_chunks().to_batches()[0]
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending, schema=schema).combine_chunks().to_batches()[0]

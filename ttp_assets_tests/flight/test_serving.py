@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.flight as fl
 import pytest
 
-from flight_gateway import reader
+from flight_gateway import reader, serving
 from flight_gateway.catalog import PartRead, Plan
 from flight_gateway.lookups import take_rows
 from flight_gateway.reader import _select
@@ -396,10 +396,36 @@ def test_the_copies_stay_within_their_budget(tmp_path: Path, store: Settings) ->
         )
         assert status["bytes"] <= 256 * 1024 or status["copies"] == 1
         assert on_disk == status["bytes"]
+        # Warming copies the newest ledgers first and stops at the budget: the oldest
+        # partition is copied when it is read, the least recently used copies making room.
+        keys = {c.source.key for c in server.serving._copies.values()}
+        assert keys and KEYS[0] not in keys and KEYS[-1] in keys
+        oldest = read(server, asset="ttp_events", partitions=[KEYS[0]])
+        assert oldest.equals(stored(store, "ttp_events", [KEYS[0]]))
+        assert server.serving.drain(timeout=120)
+        assert server.serving._by_key.get(("ttp_events", KEYS[0])) is not None  # made on demand
+        assert server.serving.status()["bytes"] <= 256 * 1024 + on_disk
         for asset in COPIED:
             assert read(server, asset=asset).equals(stored(store, asset)), asset
     finally:
         server.stop()
+
+
+def test_a_copy_is_written_in_whole_batches_whatever_the_scan_gave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serving, "COPY_BATCH_ROWS", 100)
+    schema = pa.schema([pa.field("n", pa.int64(), nullable=False)])
+    sizes = [250, 1, 99, 0, 100, 37]
+    start = 0
+    scanned = []
+    for size in sizes:  # the scan's nullable type, as a Delta cast gives it
+        scanned.append(pa.record_batch({"n": pa.array(range(start, start + size), pa.int64())}))
+        start += size
+    out = list(serving._gathered(schema, iter(scanned)))
+    assert [b.num_rows for b in out] == [100, 100, 100, 100, 87]
+    assert all(b.schema == schema for b in out)
+    assert pa.Table.from_batches(out).column("n").to_pylist() == list(range(start))
 
 
 def test_copies_are_made_at_commit_by_the_warming_thread(tmp_path: Path) -> None:
