@@ -20,7 +20,7 @@ from ttp_assets_tests.harness import (
 from ttp_assets_tests.shared_data import lake_dir
 
 
-def test_serving_storage_on_s3(s3_server, aws_env) -> None:  # type: ignore[no-untyped-def]
+def test_serving_storage_on_s3(s3_server, aws_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     s3_server.create_bucket("ttp-flight")
     settings = Settings(
         network="testnet",
@@ -69,3 +69,25 @@ def test_serving_storage_on_s3(s3_server, aws_env) -> None:  # type: ignore[no-u
     finally:
         client.close()
         server.stop()
+
+    # The same reads with serving copies on the gateway's local disk, made from S3.
+    copied = start_gateway(settings.storage_uri, serving_dir=str(tmp_path), serving_warm=0)
+    assert copied.serving is not None
+    client = fl.connect(copied.location)
+    try:
+        copied.serving.warm()
+        assert copied.serving.drain(timeout=120)
+        assert copied.serving.status()["copies"] >= 2 * 5  # two partitions of the copied tables
+        for asset in ("ttp_events", "ledgers", "operations", "raw_ledgers"):
+            got = client.do_get(ticket(asset=asset), opt).read_all()
+            assert got.equals(stored(settings, asset)), asset
+        timed = client.do_get(ticket(asset="ttp_events", closed_at=window), opt).read_all()
+        assert timed.equals(events.filter(mask))
+        account = pc.drop_null(events.column("to"))[0].as_py()
+        mine = client.do_get(ticket(asset="ttp_events", filters={"account": account}), opt)
+        who = pc.or_(pc.equal(events["from"], account), pc.equal(events["to"], account))
+        assert mine.read_all().equals(events.filter(pc.fill_null(who, False)))
+        assert copied.serving.status()["hits"] >= 3 * 2 + 2
+    finally:
+        client.close()
+        copied.stop()
