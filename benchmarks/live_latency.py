@@ -18,7 +18,6 @@ production add the sensor's interval (30 s) and the run launcher's start-up to t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -35,17 +34,6 @@ LAKES = {
 }
 
 
-def written_since(root: str, since_ns: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            st = os.stat(os.path.join(dirpath, name))
-            if st.st_mtime_ns >= since_ns:
-                top = (Path(dirpath).relative_to(root).parts or (".",))[0]
-                out[top] = out.get(top, 0) + st.st_size
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lake", choices=sorted(LAKES), default="pubnet-p26")
@@ -59,7 +47,7 @@ def main() -> int:
     from ttp_assets.core.storage.location import open_location
     from ttp_assets.definitions import build_definitions
     from ttp_assets.settings import Settings
-    from ttp_assets_tests.live_harness import LiveDriver
+    from ttp_assets_tests.live_harness import LiveDriver, written_since
     from ttp_assets_tests.rpc_server import RpcTestServer
 
     network, first, last, width = LAKES[args.lake]

@@ -3,7 +3,9 @@ execute its run requests, in process and deterministically."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
@@ -74,3 +76,15 @@ class LiveDriver:
                     )
         tick.cursor = self.cursor
         return tick
+
+
+def written_since(root: Path | str, since_ns: int) -> dict[str, int]:
+    """Bytes of the files created or replaced since ``since_ns``, per top-level folder."""
+    out: dict[str, int] = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            st = os.stat(os.path.join(dirpath, name))
+            if st.st_mtime_ns >= since_ns:
+                top = (Path(dirpath).relative_to(root).parts or (".",))[0]
+                out[top] = out.get(top, 0) + st.st_size
+    return out

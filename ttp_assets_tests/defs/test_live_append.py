@@ -8,7 +8,6 @@ compacted once, by the tick that completes it. The stored rows then equal a one-
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from ttp_assets.core.storage.parquet_store import ParquetPartitionStore
 from ttp_assets.definitions import build_definitions
 from ttp_assets.settings import Settings
 from ttp_assets_tests.harness import all_checks_passed, materialize, stored_table
-from ttp_assets_tests.live_harness import LiveDriver
+from ttp_assets_tests.live_harness import LiveDriver, written_since
 from ttp_assets_tests.rpc_server import RpcTestServer
 from ttp_assets_tests.shared_data import lake_dir
 
@@ -39,18 +38,6 @@ FIXED_BYTES = 512 << 10
 def rpc() -> Iterator[RpcTestServer]:
     with RpcTestServer.from_lake("pubnet-p26") as server:
         yield server
-
-
-def written_since(root: Path, since_ns: int) -> dict[str, int]:
-    """Bytes of the files created or replaced since ``since_ns``, per top-level folder."""
-    out: dict[str, int] = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            st = os.stat(os.path.join(dirpath, name))
-            if st.st_mtime_ns >= since_ns:
-                top = (Path(dirpath).relative_to(root).parts or (".",))[0]
-                out[top] = out.get(top, 0) + st.st_size
-    return out
 
 
 def test_each_tick_writes_only_its_new_ledgers(rpc: RpcTestServer, tmp_path: Path) -> None:

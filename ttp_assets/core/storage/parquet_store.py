@@ -33,6 +33,7 @@ re-materialization) can tell what a partition holds without reading data.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -177,7 +178,7 @@ class ParquetPartitionStore:
     ) -> WriteResult:
         if keep_through is not None:  # closing an open partition: compacted here, once
             kept = ds.field("ledger_sequence") <= keep_through
-            batches = _chain(self.batches(key, filter=kept), batches)
+            batches = itertools.chain(self.batches(key, filter=kept), batches)
         fs = self.location.fs
         final = self.path(key)
         staged = self._staging_path(f"{key}.{uuid.uuid4().hex}{SUFFIX}")
@@ -232,7 +233,7 @@ class ParquetPartitionStore:
             # Continuing a partition stored closed (or in another form): its rows before the
             # base start the first segment, once; later updates only append.
             kept = ds.field("ledger_sequence") <= keep_through
-            batches = _chain(self.batches(key, filter=kept), batches)
+            batches = itertools.chain(self.batches(key, filter=kept), batches)
         new = self._write_segment(key, batches, row_group_rows)
         if new is not None:
             segments.append(new)
@@ -495,13 +496,6 @@ class _LedgerBounds:
                 self.first = lo if not self.first else min(self.first, lo)
                 self.last = max(self.last, hi)
             yield batch
-
-
-def _chain(
-    first: Iterable[pa.RecordBatch], second: Iterable[pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
-    yield from first
-    yield from second
 
 
 def row_groups(
