@@ -141,6 +141,12 @@ class ServingCopy:
             self._table = map_ipc(self.folder / ROWS_FILE)
         return self._table
 
+    def open(self) -> None:
+        """Map the rows and every index now (otherwise each is mapped when first used)."""
+        _ = self.table
+        for column in self.indexed:
+            self.index(column)
+
     def index(self, column: str) -> Index | None:
         if column not in self.indexed:
             return None
@@ -293,7 +299,13 @@ class ServingCache:
         return now - first >= self.settle
 
     def discard(self, found: ServingCopy, exc: BaseException) -> None:
-        """A copy that could not be read: log, remove; it is made again when next asked for."""
+        """A copy that could not be read: log, remove; it is made again when next asked for.
+        One deleted meanwhile (replaced or evicted after this request found it) is no fault."""
+        if isinstance(exc, FileNotFoundError) and not found.folder.exists():
+            with self._lock:
+                self._remove(found)
+                self._gauges()
+            return
         logs.event(
             "serving_copy_unreadable",
             logging.WARNING,
@@ -465,6 +477,7 @@ class ServingCache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         made = ServingCopy(source, final, meta)
+        made.open()  # mapped before anyone can find it: a later delete cannot pull it away
         with self._lock:
             older = self._add(made)  # [made]: a newer version was published meanwhile
             if older == [made]:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -293,15 +294,69 @@ def _two_partitions(tmp_path: Path) -> tuple[Settings, dg.DagsterInstance]:
 
 def _half(settings: Settings, key: str) -> pa.Table:
     """Commit, through the store, a visibly different version of ``key``: its first 50 rows."""
-    events = open_store(open_location(settings.storage_uri), "ttp_events")
     half = stored(settings, "ttp_events", [key]).slice(0, 50)
+    _commit(settings, key, half)
+    return half
+
+
+def _commit(settings: Settings, key: str, rows: pa.Table) -> None:
+    """Commit ``rows`` as partition ``key`` of ttp_events through the Delta store."""
+    events = open_store(open_location(settings.storage_uri), "ttp_events")
     meta = {
         k: v
         for k, v in events.file_metadata(key).items()
         if k not in ("ttp.delta_version", "ttp.rows")
     }
-    events.write([PartitionWrite(key, lambda: half.to_batches(), meta)])  # type: ignore[attr-defined]
-    return half
+    events.write([PartitionWrite(key, lambda: rows.to_batches(), meta)])  # type: ignore[attr-defined]
+
+
+def test_clients_reading_while_versions_and_their_copies_change_each_get_one_version(
+    tmp_path: Path,
+) -> None:
+    """Four clients read in a loop while one partition is committed again and again (full,
+    half, full, ...) and each version's copy is made and the previous one deleted: every read
+    is exactly one committed version of the table, and no copy is ever found unreadable."""
+    settings, _ = _two_partitions(tmp_path)
+    key = KEYS[1]
+    full = stored(settings, "ttp_events", [key])
+    other = stored(settings, "ttp_events", [KEYS[0]])
+    versions = [pa.concat_tables([other, full]), pa.concat_tables([other, full.slice(0, 50)])]
+    server = copied_gateway(settings.storage_uri, tmp_path / "serving", batch_rows=7)
+    assert server.serving is not None
+    make_copies(server)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    seen = [0, 0]
+
+    def reader_loop() -> None:
+        client = fl.connect(server.location)
+        try:
+            while not done.is_set():
+                got = client.do_get(ticket(asset="ttp_events"), bearer(READER)).read_all()
+                matches = [i for i, v in enumerate(versions) if got.equals(v)]
+                assert len(matches) == 1, f"a read matching no committed version: {got.num_rows}"
+                seen[matches[0]] += 1
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=reader_loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(6):
+            _commit(settings, key, full.slice(0, 50) if i % 2 == 0 else full)
+            make_copies(server)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=120)
+        server.stop()
+    assert not errors, errors[0]
+    assert seen[0] > 0 and seen[1] > 0
+    assert server.metrics.value("flight_gateway_serving_copy_failures_total") == 0
+    assert server.serving.status()["builds"] >= 10 + 6
 
 
 def test_a_copy_replaced_while_a_client_reads_it_gives_that_client_one_whole_version(
