@@ -48,7 +48,7 @@ pub enum OperationMetas<'a> {
     V2(&'a [stellar_xdr::OperationMetaV2]),
 }
 
-impl OperationMetas<'_> {
+impl<'a> OperationMetas<'a> {
     pub fn len(&self) -> usize {
         match self {
             Self::Classic(m) => m.len(),
@@ -60,8 +60,9 @@ impl OperationMetas<'_> {
         self.len() == 0
     }
 
-    pub fn changes(&self, i: usize) -> Option<&LedgerEntryChanges> {
-        match self {
+    /// Operation ``i``'s changes, borrowed for as long as the transaction.
+    pub fn changes(&self, i: usize) -> Option<&'a LedgerEntryChanges> {
+        match *self {
             Self::Classic(m) => m.get(i).map(|op| &op.changes),
             Self::V2(m) => m.get(i).map(|op| &op.changes),
         }
@@ -334,6 +335,18 @@ impl LedgerTx {
             TransactionMeta::V2(_) => 2,
             TransactionMeta::V3(_) => 3,
             TransactionMeta::V4(_) => 4,
+        }
+    }
+
+    /// The transaction-level change lists around the operations': changes before (v1: its
+    /// only list, `tx_changes`) and after (v2 on).
+    pub fn tx_changes_around(&self) -> (Option<&LedgerEntryChanges>, Option<&LedgerEntryChanges>) {
+        match &self.meta {
+            TransactionMeta::V0(_) => (None, None),
+            TransactionMeta::V1(m) => (Some(&m.tx_changes), None),
+            TransactionMeta::V2(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
+            TransactionMeta::V3(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
+            TransactionMeta::V4(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
         }
     }
 

@@ -16,7 +16,7 @@
 use arrow_array::builder::{StringBuilder, TimestampSecondBuilder, UInt32Builder};
 use stellar_xdr::{
     ContractDataEntry, ContractExecutable, LedgerEntry, LedgerEntryChange, LedgerEntryChanges,
-    LedgerEntryData, ScMap, ScVal, TransactionMeta,
+    LedgerEntryData, ScMap, ScVal,
 };
 
 use super::timestamp;
@@ -108,26 +108,16 @@ fn instance_metadata(entry: &LedgerEntry) -> Option<(&ContractDataEntry, &'stati
 /// changes after, post-apply fee processing.
 fn change_lists(tx: &LedgerTx) -> Vec<(Option<u32>, &LedgerEntryChanges)> {
     let mut out = vec![(None, &tx.fee_processing)];
-    let (before, after) = match &tx.meta {
-        TransactionMeta::V0(_) => (None, None),
-        TransactionMeta::V1(m) => (Some(&m.tx_changes), None),
-        TransactionMeta::V2(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-        TransactionMeta::V3(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-        TransactionMeta::V4(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-    };
+    let (before, after) = tx.tx_changes_around();
     if let Some(before) = before {
         out.push((None, before));
     }
-    let operations: Vec<&LedgerEntryChanges> = match &tx.meta {
-        TransactionMeta::V0(ops) => ops.iter().map(|op| &op.changes).collect(),
-        TransactionMeta::V1(m) => m.operations.iter().map(|op| &op.changes).collect(),
-        TransactionMeta::V2(m) => m.operations.iter().map(|op| &op.changes).collect(),
-        TransactionMeta::V3(m) => m.operations.iter().map(|op| &op.changes).collect(),
-        TransactionMeta::V4(m) => m.operations.iter().map(|op| &op.changes).collect(),
-    };
-    for (i, changes) in operations.into_iter().enumerate() {
-        // At most 100 operations per transaction: the index always fits.
-        out.push((u32::try_from(i + 1).ok(), changes));
+    let metas = tx.operation_metas();
+    for i in 0..metas.len() {
+        if let Some(changes) = metas.changes(i) {
+            // At most 100 operations per transaction: the index always fits.
+            out.push((u32::try_from(i + 1).ok(), changes));
+        }
     }
     if let Some(after) = after {
         out.push((None, after));

@@ -126,15 +126,6 @@ fn operation_metas(tx: &LedgerTx) -> CoreResult<OperationMetas<'_>> {
     Ok(tx.operation_metas())
 }
 
-/// One operation's changes, borrowed for as long as the transaction (`OperationMetas::changes`
-/// ties them to the metas value instead).
-fn changes_of<'a>(metas: &OperationMetas<'a>, op_index0: usize) -> Option<&'a LedgerEntryChanges> {
-    match *metas {
-        OperationMetas::Classic(m) => m.get(op_index0).map(|op| &op.changes),
-        OperationMetas::V2(m) => m.get(op_index0).map(|op| &op.changes),
-    }
-}
-
 /// The paired changes of one operation (`GetOperationChanges`).
 pub(crate) fn operation_changes<'a>(
     ledger: &Ledger,
@@ -145,7 +136,7 @@ pub(crate) fn operation_changes<'a>(
     if internal_error_drops_operations(ledger, tx) {
         return Ok(Vec::new());
     }
-    match changes_of(&metas, op_index0) {
+    match metas.changes(op_index0) {
         Some(changes) => paired(changes),
         None => Ok(Vec::new()),
     }
@@ -160,13 +151,7 @@ pub(crate) fn transaction_changes<'a>(
     tx: &'a LedgerTx,
 ) -> CoreResult<Vec<EntryChange<'a>>> {
     let metas = operation_metas(tx)?;
-    let (before, after) = match &tx.meta {
-        TransactionMeta::V0(_) => (None, None),
-        TransactionMeta::V1(m) => (Some(&m.tx_changes), None),
-        TransactionMeta::V2(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-        TransactionMeta::V3(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-        TransactionMeta::V4(m) => (Some(&m.tx_changes_before), Some(&m.tx_changes_after)),
-    };
+    let (before, after) = tx.tx_changes_around();
     let mut out = Vec::with_capacity(tx.fee_processing.0.len() + 8);
     pair_into(&tx.fee_processing, &mut out)?;
     if let Some(before) = before {
@@ -174,7 +159,7 @@ pub(crate) fn transaction_changes<'a>(
     }
     if !internal_error_drops_operations(ledger, tx) {
         for i in 0..metas.len() {
-            if let Some(changes) = changes_of(&metas, i) {
+            if let Some(changes) = metas.changes(i) {
                 pair_into(changes, &mut out)?;
             }
         }
