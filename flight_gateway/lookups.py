@@ -99,11 +99,6 @@ class Index:
             return 0, 0
         return int(self.starts[i]), int(self.counts[i])
 
-    def rows_of(self, value: FilterValue) -> np.ndarray:
-        """Row numbers holding ``value``, ascending (empty when none)."""
-        start, count = self.span(value)
-        return self.rows[start : start + count]
-
 
 def build_index(folder: Path, column: str, values: pa.ChunkedArray | pa.Array) -> None:
     """Write ``column``'s index (see the module docstring) into ``folder``."""

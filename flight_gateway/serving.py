@@ -343,10 +343,6 @@ class ServingCache:
                 self._queue.move_to_end(source.identity, last=False)
             self._lock.notify_all()
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queue) + (self._building is not None)
-
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait until every copy asked for is made (or given up), and with a warming thread,
         until it looked at storage once after this call; False on timeout."""

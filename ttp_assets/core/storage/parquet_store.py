@@ -177,8 +177,7 @@ class ParquetPartitionStore:
         keep_through: int | None,
     ) -> WriteResult:
         if keep_through is not None:  # closing an open partition: compacted here, once
-            kept = ds.field("ledger_sequence") <= keep_through
-            batches = itertools.chain(self.batches(key, filter=kept), batches)
+            batches = self._after_stored(key, keep_through, batches)
         fs = self.location.fs
         final = self.path(key)
         staged = self._staging_path(f"{key}.{uuid.uuid4().hex}{SUFFIX}")
@@ -232,8 +231,7 @@ class ParquetPartitionStore:
         elif keep_through is not None:
             # Continuing a partition stored closed (or in another form): its rows before the
             # base start the first segment, once; later updates only append.
-            kept = ds.field("ledger_sequence") <= keep_through
-            batches = itertools.chain(self.batches(key, filter=kept), batches)
+            batches = self._after_stored(key, keep_through, batches)
         new = self._write_segment(key, batches, row_group_rows)
         if new is not None:
             segments.append(new)
@@ -256,6 +254,13 @@ class ParquetPartitionStore:
             },
         )
         return WriteResult(key, self.display_open(key), manifest.rows, manifest.bytes, written)
+
+    def _after_stored(
+        self, key: str, keep_through: int, batches: Iterable[pa.RecordBatch]
+    ) -> Iterator[pa.RecordBatch]:
+        """The stored rows of ``key`` up to ledger ``keep_through``, then ``batches``."""
+        kept = ds.field("ledger_sequence") <= keep_through
+        return itertools.chain(self.batches(key, filter=kept), batches)
 
     def _write_segment(
         self, key: str, batches: Iterable[pa.RecordBatch], row_group_rows: int = ROW_GROUP_ROWS
